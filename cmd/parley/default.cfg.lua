@@ -1,0 +1,24 @@
+-- parley's built-in configuration, used when no --config is given and
+-- /etc/prosody/prosody.cfg.lua does not exist: a Jitsi-shaped deployment
+-- on localhost. Accounts live in memory and are lost on exit.
+
+interfaces = { "127.0.0.1" }
+c2s_ports = { 5222 }
+component_ports = { 5347 }
+http_ports = { 5280 }
+storage = "memory"
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+
+-- Browsers join anonymously on the main host, as in Jitsi's default setup.
+VirtualHost "localhost"
+    authentication = "anonymous"
+    modules_enabled = { "bosh", "websocket", "ping", "speakerstats", "conference_duration" }
+    main_muc = "conference.localhost"
+
+-- Jicofo and the videobridge log in here.
+VirtualHost "auth.localhost"
+    authentication = "internal_hashed"
+
+Component "conference.localhost" "muc"
+Component "internal.auth.localhost" "muc"

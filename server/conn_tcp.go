@@ -1,0 +1,199 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/stanza"
+)
+
+// tcpTransport frames a client stream over TCP (RFC 6120).
+type tcpTransport struct {
+	conn   net.Conn
+	secure bool
+	canTLS bool
+}
+
+func (t *tcpTransport) Kind() string { return "c2s" }
+
+func (t *tcpTransport) Header(h OutHeader) []byte {
+	return stanza.AppendStreamHeader(nil, stanza.NSClient,
+		attr("from", h.From), attr("id", h.ID), attr("to", h.To),
+		attr("version", h.Version), langAttr(h.Lang))
+}
+
+func (t *tcpTransport) Frame(el *stanza.Element) []byte {
+	return stanza.AppendIn(nil, el, stanza.NSClient)
+}
+
+func (t *tcpTransport) StreamElement(el *stanza.Element) []byte {
+	return stanza.AppendStreamElement(nil, el)
+}
+
+func (t *tcpTransport) Closing() []byte           { return []byte(stanza.StreamClose) }
+func (t *tcpTransport) Secure() bool              { return t.secure }
+func (t *tcpTransport) RemoteAddr() string        { return t.conn.RemoteAddr().String() }
+func (t *tcpTransport) Params() map[string]string { return nil }
+func (t *tcpTransport) CanStartTLS() bool         { return t.canTLS && !t.secure }
+
+// serveTCP runs one client connection: this goroutine reads and owns the
+// session's negotiation state, a second one writes.
+func (srv *Server) serveTCP(conn net.Conn, directTLS bool) {
+	defer conn.Close()
+	t := &tcpTransport{conn: conn, canTLS: srv.tlsConfig != nil}
+	if directTLS {
+		tc, err := srv.handshakeTLS(conn)
+		if err != nil {
+			srv.log.Debug("direct TLS handshake failed", "remote", conn.RemoteAddr().String(), "err", err)
+			return
+		}
+		t.conn, t.secure = tc, true
+	}
+	s := srv.NewSession(t)
+	if s == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(srv.ctx)
+	defer cancel()
+	writerDone := srv.startWriter(s, t)
+	_ = t.conn.SetReadDeadline(time.Now().Add(srv.opts.authTimeout))
+	rd := stanza.NewReader(t.conn, srv.limits)
+	err := srv.readLoop(ctx, s, t, &rd, &writerDone)
+	switch {
+	case errors.Is(err, stanza.ErrStreamEnd):
+		s.Close(ClosePeer, nil)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		s.Close(CloseTransportGone, nil)
+	case isTimeout(err):
+		if s.state != stateBound {
+			s.Close(CloseAuthTimeout, streamErr(connectionTimeout, "authentication took too long"))
+		} else {
+			s.Close(CloseIdle, streamErr(connectionTimeout, ""))
+		}
+	default:
+		s.Fail(err)
+	}
+	<-writerDone
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// readLoop reads headers and elements until the stream ends; it performs
+// STARTTLS and stream restarts in place.
+func (srv *Server) readLoop(ctx context.Context, s *Session, t *tcpTransport, rd **stanza.Reader, writerDone *<-chan struct{}) error {
+	for {
+		if s.state == stateAwaitHeader {
+			h, err := (*rd).ReadHeader()
+			if err != nil {
+				if isStreamError(err) {
+					s.sendHeader(stanza.Header{To: ""})
+				}
+				return err
+			}
+			if err := s.Open(h); err != nil {
+				return err
+			}
+			continue
+		}
+		el, err := (*rd).Next()
+		if err != nil {
+			return err
+		}
+		act, err := s.Handle(ctx, el)
+		if err != nil {
+			return err
+		}
+		switch act {
+		case actionRestart:
+			(*rd).Restart()
+		case actionStartTLS:
+			// Flush <proceed/>, stop the writer, then upgrade. Bytes that
+			// arrived after <starttls/> would be plaintext injected into
+			// the encrypted stream: refuse them.
+			s.queue().close(nil, false)
+			<-*writerDone
+			if (*rd).Buffered() > 0 {
+				return errCloseQuietly
+			}
+			tc, err := srv.handshakeTLS(t.conn)
+			if err != nil {
+				s.log.Info("STARTTLS handshake failed", "err", err)
+				return io.EOF
+			}
+			t.conn, t.secure = tc, true
+			s.qp.Store(newOutQueue(srv.opts.queueFrames, srv.opts.queueBytes))
+			*writerDone = srv.startWriter(s, t)
+			*rd = stanza.NewReader(tc, srv.limits)
+			s.state = stateAwaitHeader
+		}
+		if s.state == stateBound {
+			_ = t.conn.SetReadDeadline(time.Time{})
+		}
+	}
+}
+
+func (srv *Server) handshakeTLS(conn net.Conn) (*tls.Conn, error) {
+	tc := tls.Server(conn, srv.tlsConfig)
+	ctx, cancel := context.WithTimeout(srv.ctx, 10*time.Second)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, err
+	}
+	return tc, nil
+}
+
+// startWriter starts the session's writer goroutine.
+func (srv *Server) startWriter(s *Session, t *tcpTransport) <-chan struct{} {
+	return srv.startQueueWriter(t.conn, s.queue(), func() { s.Close(CloseIOError, nil) }, func() bool { return s.Reason() != "" })
+}
+
+// startQueueWriter drains q onto conn: it writes every pending frame,
+// flushes once, and waits for more. After q is closed it writes the final
+// bytes and, if closeConn says so (not for a STARTTLS pause), closes conn
+// so the reader wakes up. fail runs on a write error.
+func (srv *Server) startQueueWriter(conn net.Conn, q *outQueue, fail func(), closeConn func() bool) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w := bufio.NewWriterSize(conn, 8192)
+		var batch [][]byte
+		for {
+			frames, final, closed := q.take(batch)
+			batch = frames
+			_ = conn.SetWriteDeadline(time.Now().Add(srv.opts.writeTimeout))
+			var err error
+			for _, f := range frames {
+				if _, err = w.Write(f); err != nil {
+					break
+				}
+			}
+			if err == nil && closed {
+				_, err = w.Write(final)
+			}
+			if err == nil {
+				err = w.Flush()
+			}
+			if err != nil {
+				fail()
+				_ = conn.Close()
+				return
+			}
+			if closed {
+				if closeConn() {
+					_ = conn.Close()
+				}
+				return
+			}
+			<-q.signal
+		}
+	}()
+	return done
+}

@@ -1,0 +1,70 @@
+package server
+
+import (
+	"errors"
+
+	"github.com/parley-xmpp/parley/server/hook"
+	"github.com/parley-xmpp/parley/server/stanza"
+)
+
+// StanzaEvent is the payload of the stanza hooks. Session is the client
+// session the stanza came from, or nil for stanzas from components and
+// modules.
+type StanzaEvent struct {
+	Session *Session
+	Stanza  *stanza.Element
+}
+
+// SessionEvent is the payload of session lifecycle hooks.
+type SessionEvent struct {
+	Session *Session
+}
+
+// AuthEvent is fired after SASL succeeds and before the stream restarts;
+// a handler may veto the login by returning an *auth.Failure.
+type AuthEvent struct {
+	Session  *Session
+	Username string
+}
+
+// HostEvents are the hook chains of one virtual host, named after the
+// Prosody events they stand for.
+type HostEvents struct {
+	// PreStanza runs for every stanza a bound client sends, after the
+	// sender was stamped ("pre-message/…", "pre-presence/…", "pre-iq/…").
+	PreStanza *hook.Chain[StanzaEvent]
+	// MessageToHost runs for messages addressed to the host itself
+	// ("message/host").
+	MessageToHost *hook.Chain[StanzaEvent]
+	// IQResponse runs for IQ results and errors addressed to the host
+	// ("iq-result/host", "iq-error/host").
+	IQResponse *hook.Chain[StanzaEvent]
+	// Authenticated runs once SASL succeeded ("authentication-success").
+	Authenticated *hook.Chain[AuthEvent]
+	// ResourceBound runs after a session bound its resource
+	// ("resource-bind").
+	ResourceBound *hook.Chain[SessionEvent]
+	// SessionClosed runs after a bound session ended ("resource-unbind").
+	SessionClosed *hook.Chain[SessionEvent]
+}
+
+func newHostEvents() HostEvents {
+	return HostEvents{
+		PreStanza:     hook.NewChain[StanzaEvent]("pre-stanza"),
+		MessageToHost: hook.NewChain[StanzaEvent]("message/host"),
+		IQResponse:    hook.NewChain[StanzaEvent]("iq-result/host"),
+		Authenticated: hook.NewChain[AuthEvent]("authentication-success"),
+		ResourceBound: hook.NewChain[SessionEvent]("resource-bind"),
+		SessionClosed: hook.NewChain[SessionEvent]("resource-unbind"),
+	}
+}
+
+func isStop(err error) bool { return errors.Is(err, hook.ErrStop) }
+
+func asStanzaError(err error) (*StanzaError, bool) {
+	var se *StanzaError
+	if errors.As(err, &se) {
+		return se, true
+	}
+	return nil, false
+}

@@ -1,0 +1,491 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stream"
+
+	"github.com/parley-xmpp/parley/auth"
+	"github.com/parley-xmpp/parley/server/stanza"
+)
+
+// Namespaces of stream negotiation.
+const (
+	nsTLS     = "urn:ietf:params:xml:ns:xmpp-tls"
+	nsSASL    = "urn:ietf:params:xml:ns:xmpp-sasl"
+	nsBind    = "urn:ietf:params:xml:ns:xmpp-bind"
+	nsSession = "urn:ietf:params:xml:ns:xmpp-session"
+)
+
+// maxAuthFailures is how many failed SASL attempts a stream gets before it
+// is closed.
+const maxAuthFailures = 3
+
+type sessionState int
+
+const (
+	stateAwaitHeader sessionState = iota
+	stateNegotiating
+	stateAuthenticated
+	stateBound
+	stateClosed
+)
+
+// CloseReason says why a session ended; the first reason recorded wins.
+type CloseReason string
+
+// Close reasons, counted in metrics.
+const (
+	ClosePeer          CloseReason = "peer_closed"
+	CloseStreamError   CloseReason = "stream_error"
+	CloseSlowConsumer  CloseReason = "slow_consumer"
+	CloseReplaced      CloseReason = "replaced"
+	CloseShutdown      CloseReason = "shutdown"
+	CloseIOError       CloseReason = "io_error"
+	CloseAuthTimeout   CloseReason = "auth_timeout"
+	CloseIdle          CloseReason = "idle"
+	CloseTransportGone CloseReason = "transport_gone"
+)
+
+// Session is one client stream, independent of its transport. Its
+// negotiation state is owned by the goroutine that calls Open and Handle;
+// the routing state (address, presence) is guarded by mu because the router
+// reads it from other goroutines.
+type Session struct {
+	srv *Server
+	t   Transport
+	qp  atomic.Pointer[outQueue]
+	id  string
+	log *slog.Logger
+
+	state       sessionState
+	host        *Host
+	lang        string
+	exchange    auth.Exchange
+	authFails   int
+	username    string
+	restartDone chan struct{}
+
+	mu         sync.Mutex
+	full       jid.JID
+	bare       string
+	available  bool
+	priority   int
+	presence   *stanza.Element
+	directed   map[string]struct{}
+	interested bool // fetched the roster: gets roster pushes
+	closed     bool
+	reason     CloseReason
+	onClose    []func()
+}
+
+func newSession(srv *Server, t Transport) *Session {
+	id := randomID()
+	s := &Session{
+		srv: srv,
+		t:   t,
+		id:  id,
+		log: srv.log.With("conn", t.Kind()+"/"+id, "remote", t.RemoteAddr()),
+	}
+	s.qp.Store(newOutQueue(srv.opts.queueFrames, srv.opts.queueBytes))
+	return s
+}
+
+// queue returns the session's current outbound queue (replaced only by a
+// STARTTLS upgrade, before the session is routable).
+func (s *Session) queue() *outQueue { return s.qp.Load() }
+
+// randomID returns 16 random hex characters.
+func randomID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ID returns the stream id.
+func (s *Session) ID() string { return s.id }
+
+// JID returns the bound full JID (zero before binding).
+func (s *Session) JID() jid.JID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.full
+}
+
+// Host returns the virtual host the session belongs to (nil before the
+// stream header).
+func (s *Session) Host() *Host { return s.host }
+
+// Params returns the transport's parameters (such as a token).
+func (s *Session) Params() map[string]string { return s.t.Params() }
+
+// Send queues el for the client. A full queue closes the session as a slow
+// consumer.
+func (s *Session) Send(el *stanza.Element) {
+	s.push(s.t.Frame(el))
+}
+
+func (s *Session) push(frame []byte) {
+	q := s.queue()
+	ok, full := q.push(frame)
+	if full {
+		s.log.Warn("outbound queue full, closing", "frames", q.maxCount, "bytes", q.maxBytes)
+		s.closeWith(CloseSlowConsumer, streamErr(stream.PolicyViolation, "outbound queue full: the client does not read"), true)
+	}
+	_ = ok
+}
+
+func (s *Session) pushStream(el *stanza.Element) { s.push(s.t.StreamElement(el)) }
+
+// Open handles the peer's stream header (or WebSocket <open/>).
+func (s *Session) Open(h stanza.Header) error {
+	if s.state != stateAwaitHeader {
+		return streamErr(stream.BadFormat, "unexpected stream header")
+	}
+	host := s.srv.vhost(h.To)
+	if s.host != nil && host != s.host {
+		host = nil
+	}
+	s.lang = h.Lang
+	s.sendHeader(h)
+	if h.To == "" || host == nil {
+		return streamErr(stream.HostUnknown, "this server does not serve "+h.To)
+	}
+	if h.NS != "" && h.NS != stanza.NSClient {
+		return streamErr(stream.InvalidNamespace, "expected jabber:client")
+	}
+	if h.Version != "1.0" {
+		return streamErr(stream.UnsupportedVersion, "version 1.0 is required")
+	}
+	s.host = host
+	s.log = s.log.With("host", host.Name)
+	if s.username == "" {
+		s.state = stateNegotiating
+	} else {
+		s.state = stateAuthenticated
+	}
+	s.pushStream(s.features())
+	return nil
+}
+
+func (s *Session) sendHeader(h stanza.Header) {
+	out := OutHeader{ID: s.id, To: "", Lang: "en", Version: "1.0"}
+	if s.srv.vhost(h.To) != nil {
+		out.From = h.To
+	} else {
+		out.From = s.srv.defaultHost()
+	}
+	s.push(s.t.Header(out))
+}
+
+func (s *Session) features() *stanza.Element {
+	f := stanza.New(stanza.NSStream, "features")
+	if s.username == "" {
+		secure := s.t.Secure()
+		tlsOK := false
+		if st, ok := s.t.(startTLSer); ok && !secure && st.CanStartTLS() && s.srv.tlsConfig != nil {
+			tlsOK = true
+			tls := stanza.New(nsTLS, "starttls")
+			if s.host.requireEncryption {
+				tls.Add(stanza.New(nsTLS, "required"))
+			}
+			f.Add(tls)
+		}
+		if secure || !s.host.requireEncryption || !tlsOK {
+			mechs := stanza.New(nsSASL, "mechanisms")
+			if secure || !s.host.requireEncryption {
+				for _, m := range s.host.Auth.Mechanisms(s.authRequest()) {
+					mechs.Add(stanza.New(nsSASL, "mechanism").AddText(m))
+				}
+			}
+			f.Add(mechs)
+		}
+		return f
+	}
+	f.Add(stanza.New(nsBind, "bind"))
+	f.Add(stanza.New(nsSession, "session").Add(stanza.New(nsSession, "optional")))
+	for _, sf := range s.host.streamFeatures {
+		if el := sf(s); el != nil {
+			f.Add(el)
+		}
+	}
+	return f
+}
+
+func (s *Session) authRequest() *auth.Request {
+	return &auth.Request{
+		Host:       s.host.Name,
+		Secure:     s.t.Secure(),
+		RemoteAddr: s.t.RemoteAddr(),
+		Params:     s.t.Params(),
+	}
+}
+
+// Handle processes one top-level element. A returned stream.Error must be
+// sent to the peer before the stream closes (see Fail).
+func (s *Session) Handle(ctx context.Context, el *stanza.Element) (action, error) {
+	switch s.state {
+	case stateNegotiating:
+		return s.handleNegotiation(ctx, el)
+	case stateAuthenticated:
+		return actionNone, s.handleBind(ctx, el)
+	case stateBound:
+		return actionNone, s.handleStanza(ctx, el)
+	}
+	return actionNone, streamErr(stream.BadFormat, "element outside an open stream")
+}
+
+func (s *Session) handleNegotiation(ctx context.Context, el *stanza.Element) (action, error) {
+	switch {
+	case el.Name.Space == nsTLS && el.Name.Local == "starttls":
+		st, ok := s.t.(startTLSer)
+		if !ok || s.t.Secure() || !st.CanStartTLS() || s.srv.tlsConfig == nil || s.exchange != nil {
+			s.push(s.t.Frame(stanza.New(nsTLS, "failure")))
+			return actionNone, errCloseQuietly
+		}
+		s.push(s.t.Frame(stanza.New(nsTLS, "proceed")))
+		return actionStartTLS, nil
+	case el.Name.Space == nsSASL && el.Name.Local == "auth":
+		return s.saslAuth(ctx, el)
+	case el.Name.Space == nsSASL && el.Name.Local == "response":
+		if s.exchange == nil {
+			return s.saslFail(&auth.Failure{Condition: "malformed-request", Text: "no exchange in progress"})
+		}
+		return s.saslStep(ctx, el)
+	case el.Name.Space == nsSASL && el.Name.Local == "abort":
+		s.exchange = nil
+		return s.saslFail(&auth.Failure{Condition: "aborted"})
+	}
+	if s.host.requireEncryption && !s.t.Secure() {
+		return actionNone, streamErr(stream.PolicyViolation, "encryption is required")
+	}
+	return actionNone, streamErr(stream.NotAuthorized, "authenticate first")
+}
+
+func (s *Session) saslAuth(ctx context.Context, el *stanza.Element) (action, error) {
+	if s.host.requireEncryption && !s.t.Secure() {
+		return s.saslFail(&auth.Failure{Condition: "encryption-required", Text: "use STARTTLS first"})
+	}
+	mech := el.Get("mechanism")
+	ex, err := s.host.Auth.Start(mech, s.authRequest())
+	if err != nil {
+		return s.saslFail(err)
+	}
+	s.exchange = ex
+	return s.saslStep(ctx, el)
+}
+
+func (s *Session) saslStep(ctx context.Context, el *stanza.Element) (action, error) {
+	var in []byte
+	text := el.Text()
+	switch {
+	case text == "" && el.Name.Local == "auth":
+		in = nil
+	case text == "=" || text == "":
+		in = []byte{}
+	default:
+		b, err := base64.StdEncoding.DecodeString(text)
+		if err != nil {
+			s.exchange = nil
+			return s.saslFail(&auth.Failure{Condition: "incorrect-encoding"})
+		}
+		in = b
+	}
+	out, done, err := s.exchange.Step(ctx, in)
+	if err != nil {
+		s.exchange = nil
+		return s.saslFail(err)
+	}
+	if !done {
+		s.push(s.t.Frame(stanza.New(nsSASL, "challenge").AddText(encodeSASL(out))))
+		return actionNone, nil
+	}
+	user := s.exchange.Username()
+	s.exchange = nil
+	if err := s.host.checkAuthenticated(ctx, s, user); err != nil {
+		return s.saslFail(err)
+	}
+	s.username = user
+	s.push(s.t.Frame(stanza.New(nsSASL, "success").AddText(encodeSASL(out))))
+	s.log = s.log.With("user", user)
+	s.log.Info("authenticated")
+	s.state = stateAwaitHeader
+	return actionRestart, nil
+}
+
+func encodeSASL(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func (s *Session) saslFail(err error) (action, error) {
+	f := &auth.Failure{}
+	if !errors.As(err, &f) {
+		s.log.Error("authentication backend failed", "err", err)
+		f = &auth.Failure{Condition: "temporary-auth-failure"}
+	}
+	fe := stanza.New(nsSASL, "failure").Add(stanza.New(nsSASL, f.Condition))
+	if f.Text != "" {
+		fe.Add(stanza.New(nsSASL, "text").AddText(f.Text))
+	}
+	s.push(s.t.Frame(fe))
+	if f.Condition == "aborted" {
+		return actionNone, nil
+	}
+	s.authFails++
+	s.srv.metrics.authFailures.WithLabelValues(f.Condition).Inc()
+	if s.authFails >= maxAuthFailures {
+		return actionNone, streamErr(stream.PolicyViolation, "too many failed authentication attempts")
+	}
+	return actionNone, nil
+}
+
+func (s *Session) handleBind(ctx context.Context, el *stanza.Element) error {
+	if el.Name.Local != "iq" || el.Name.Space != stanza.NSClient {
+		return streamErr(stream.NotAuthorized, "bind a resource first")
+	}
+	if el.Get("type") == "set" && el.Child(nsSession, "session") != nil {
+		s.Send(iqResult(el))
+		return nil
+	}
+	b := el.Child(nsBind, "bind")
+	if b == nil || el.Get("type") != "set" {
+		s.Send(errorReply(el, "cancel", "not-allowed", "bind a resource first"))
+		return nil
+	}
+	res := b.ChildText(nsBind, "resource")
+	if res == "" {
+		res = randomID()
+	}
+	full, err := jid.New(s.username, s.host.Name, res)
+	if err != nil {
+		s.Send(errorReply(el, "modify", "bad-request", "invalid resource"))
+		return nil
+	}
+	if err := s.srv.bind(ctx, s, full); err != nil {
+		s.Send(errorReply(el, "cancel", "conflict", err.Error()))
+		return nil
+	}
+	reply := iqResult(el)
+	reply.Add(stanza.New(nsBind, "bind").Add(stanza.New(nsBind, "jid").AddText(full.String())))
+	s.Send(reply)
+	s.state = stateBound
+	return nil
+}
+
+// errCloseQuietly ends the stream without a stream error (after a TLS
+// <failure/>, which is itself the error report).
+var errCloseQuietly = errors.New("server: close stream")
+
+func streamErr(base stream.Error, text string) stream.Error {
+	e := base
+	if text != "" {
+		e.Text = []struct {
+			Lang  string
+			Value string
+		}{{Lang: "en", Value: text}}
+	}
+	return e
+}
+
+// streamErrorElement builds <stream:error/> for e.
+func streamErrorElement(e stream.Error) *stanza.Element {
+	el := stanza.New(stanza.NSStream, "error")
+	el.Add(stanza.New(stanza.NSStreams, e.Err))
+	for _, t := range e.Text {
+		txt := stanza.New(stanza.NSStreams, "text").AddText(t.Value)
+		if t.Lang != "" {
+			txt.Attr = append(txt.Attr, langAttr(t.Lang))
+		}
+		el.Add(txt)
+	}
+	return el
+}
+
+// Fail closes the session with a stream error (written and flushed before
+// the stream ends) or, for other errors, as an I/O failure.
+func (s *Session) Fail(err error) {
+	var se stream.Error
+	switch {
+	case errors.As(err, &se):
+		s.log.Info("stream error", "condition", se.Err, "text", fmt.Sprint(se.Text))
+		s.closeWith(CloseStreamError, se, false)
+	case errors.Is(err, errCloseQuietly):
+		s.closeWith(CloseStreamError, nil, false)
+	default:
+		s.closeWith(CloseIOError, nil, false)
+	}
+}
+
+// Close ends the session with reason; a non-nil streamError is sent first.
+func (s *Session) Close(reason CloseReason, streamError error) {
+	s.closeWith(reason, streamError, false)
+}
+
+// closeWith records the first close reason, unregisters the session,
+// broadcasts unavailable presence, and queues the final bytes.
+func (s *Session) closeWith(reason CloseReason, streamError error, discard bool) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.reason = reason
+	onClose := s.onClose
+	s.onClose = nil
+	s.mu.Unlock()
+	s.srv.metrics.closes.WithLabelValues(string(reason)).Inc()
+	s.log.Debug("session closed", "reason", reason, "err", streamError)
+
+	var final []byte
+	var se stream.Error
+	if errors.As(streamError, &se) {
+		final = append(final, s.t.StreamElement(streamErrorElement(se))...)
+	}
+	if reason != CloseIOError && reason != CloseTransportGone {
+		final = append(final, s.t.Closing()...)
+	}
+	s.queue().close(final, discard)
+	s.srv.unbind(s)
+	for _, f := range onClose {
+		f()
+	}
+}
+
+// OnClose registers f to run once when the session closes.
+func (s *Session) OnClose(f func()) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		f()
+		return
+	}
+	s.onClose = append(s.onClose, f)
+	s.mu.Unlock()
+}
+
+// Reason returns the recorded close reason ("" while open).
+func (s *Session) Reason() CloseReason {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reason
+}
+
+func isStreamError(err error) bool {
+	var se stream.Error
+	return errors.As(err, &se)
+}
+
+var connectionTimeout = stream.ConnectionTimeout
