@@ -39,6 +39,9 @@ func (t *tcpTransport) Closing() []byte           { return []byte(stanza.StreamC
 func (t *tcpTransport) Secure() bool              { return t.secure }
 func (t *tcpTransport) RemoteAddr() string        { return t.conn.RemoteAddr().String() }
 func (t *tcpTransport) Params() map[string]string { return nil }
+// Abort fails a blocked write at once (see Aborter).
+func (t *tcpTransport) Abort() { _ = t.conn.SetWriteDeadline(time.Now()) }
+
 func (t *tcpTransport) CanStartTLS() bool         { return t.canTLS && !t.secure }
 
 // serveTCP runs one client connection: this goroutine reads and owns the
@@ -112,9 +115,9 @@ func (srv *Server) readLoop(ctx context.Context, s *Session, t *tcpTransport, rd
 			return err
 		}
 		switch act {
-		case actionRestart:
+		case ActionRestart:
 			(*rd).Restart()
-		case actionStartTLS:
+		case ActionStartTLS:
 			// Flush <proceed/>, stop the writer, then upgrade. Bytes that
 			// arrived after <starttls/> would be plaintext injected into
 			// the encrypted stream: refuse them.
@@ -169,6 +172,11 @@ func (srv *Server) startQueueWriter(conn net.Conn, q *outQueue, fail func(), clo
 			frames, final, closed := q.take(batch)
 			batch = frames
 			_ = conn.SetWriteDeadline(time.Now().Add(srv.opts.writeTimeout))
+			if q.discarded() {
+				fail()
+				_ = conn.Close()
+				return
+			}
 			var err error
 			for _, f := range frames {
 				if _, err = w.Write(f); err != nil {

@@ -89,3 +89,11 @@ func (q *outQueue) isClosed() bool {
 	defer q.mu.Unlock()
 	return q.closed
 }
+
+// discarded reports whether the queue was closed with discard (the peer
+// stopped reading).
+func (q *outQueue) discarded() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed && q.discard
+}

@@ -146,6 +146,18 @@ func (s *Session) push(frame []byte) {
 
 func (s *Session) pushStream(el *stanza.Element) { s.push(s.t.StreamElement(el)) }
 
+// Take moves the pending outbound frames into dst and returns them. When
+// closed is true the session has ended: final holds its last bytes (stream
+// error and closing tag) and nothing more will come. Only the transport's
+// writer calls it.
+func (s *Session) Take(dst [][]byte) (frames [][]byte, final []byte, closed bool) {
+	return s.queue().take(dst)
+}
+
+// Wake returns a channel that receives a value when frames are pending or
+// the session closed. Transports wait on it between Take calls.
+func (s *Session) Wake() <-chan struct{} { return s.queue().signal }
+
 // Open handles the peer's stream header (or WebSocket <open/>).
 func (s *Session) Open(h stanza.Header) error {
 	if s.state != stateAwaitHeader {
@@ -232,28 +244,28 @@ func (s *Session) authRequest() *auth.Request {
 
 // Handle processes one top-level element. A returned stream.Error must be
 // sent to the peer before the stream closes (see Fail).
-func (s *Session) Handle(ctx context.Context, el *stanza.Element) (action, error) {
+func (s *Session) Handle(ctx context.Context, el *stanza.Element) (Action, error) {
 	switch s.state {
 	case stateNegotiating:
 		return s.handleNegotiation(ctx, el)
 	case stateAuthenticated:
-		return actionNone, s.handleBind(ctx, el)
+		return ActionNone, s.handleBind(ctx, el)
 	case stateBound:
-		return actionNone, s.handleStanza(ctx, el)
+		return ActionNone, s.handleStanza(ctx, el)
 	}
-	return actionNone, streamErr(stream.BadFormat, "element outside an open stream")
+	return ActionNone, streamErr(stream.BadFormat, "element outside an open stream")
 }
 
-func (s *Session) handleNegotiation(ctx context.Context, el *stanza.Element) (action, error) {
+func (s *Session) handleNegotiation(ctx context.Context, el *stanza.Element) (Action, error) {
 	switch {
 	case el.Name.Space == nsTLS && el.Name.Local == "starttls":
 		st, ok := s.t.(startTLSer)
 		if !ok || s.t.Secure() || !st.CanStartTLS() || s.srv.tlsConfig == nil || s.exchange != nil {
 			s.push(s.t.Frame(stanza.New(nsTLS, "failure")))
-			return actionNone, errCloseQuietly
+			return ActionNone, errCloseQuietly
 		}
 		s.push(s.t.Frame(stanza.New(nsTLS, "proceed")))
-		return actionStartTLS, nil
+		return ActionStartTLS, nil
 	case el.Name.Space == nsSASL && el.Name.Local == "auth":
 		return s.saslAuth(ctx, el)
 	case el.Name.Space == nsSASL && el.Name.Local == "response":
@@ -266,12 +278,12 @@ func (s *Session) handleNegotiation(ctx context.Context, el *stanza.Element) (ac
 		return s.saslFail(&auth.Failure{Condition: "aborted"})
 	}
 	if s.host.requireEncryption && !s.t.Secure() {
-		return actionNone, streamErr(stream.PolicyViolation, "encryption is required")
+		return ActionNone, streamErr(stream.PolicyViolation, "encryption is required")
 	}
-	return actionNone, streamErr(stream.NotAuthorized, "authenticate first")
+	return ActionNone, streamErr(stream.NotAuthorized, "authenticate first")
 }
 
-func (s *Session) saslAuth(ctx context.Context, el *stanza.Element) (action, error) {
+func (s *Session) saslAuth(ctx context.Context, el *stanza.Element) (Action, error) {
 	if s.host.requireEncryption && !s.t.Secure() {
 		return s.saslFail(&auth.Failure{Condition: "encryption-required", Text: "use STARTTLS first"})
 	}
@@ -284,7 +296,7 @@ func (s *Session) saslAuth(ctx context.Context, el *stanza.Element) (action, err
 	return s.saslStep(ctx, el)
 }
 
-func (s *Session) saslStep(ctx context.Context, el *stanza.Element) (action, error) {
+func (s *Session) saslStep(ctx context.Context, el *stanza.Element) (Action, error) {
 	var in []byte
 	text := el.Text()
 	switch {
@@ -307,7 +319,7 @@ func (s *Session) saslStep(ctx context.Context, el *stanza.Element) (action, err
 	}
 	if !done {
 		s.push(s.t.Frame(stanza.New(nsSASL, "challenge").AddText(encodeSASL(out))))
-		return actionNone, nil
+		return ActionNone, nil
 	}
 	user := s.exchange.Username()
 	s.exchange = nil
@@ -319,7 +331,7 @@ func (s *Session) saslStep(ctx context.Context, el *stanza.Element) (action, err
 	s.log = s.log.With("user", user)
 	s.log.Info("authenticated")
 	s.state = stateAwaitHeader
-	return actionRestart, nil
+	return ActionRestart, nil
 }
 
 func encodeSASL(b []byte) string {
@@ -329,7 +341,7 @@ func encodeSASL(b []byte) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-func (s *Session) saslFail(err error) (action, error) {
+func (s *Session) saslFail(err error) (Action, error) {
 	f := &auth.Failure{}
 	if !errors.As(err, &f) {
 		s.log.Error("authentication backend failed", "err", err)
@@ -341,14 +353,14 @@ func (s *Session) saslFail(err error) (action, error) {
 	}
 	s.push(s.t.Frame(fe))
 	if f.Condition == "aborted" {
-		return actionNone, nil
+		return ActionNone, nil
 	}
 	s.authFails++
 	s.srv.metrics.authFailures.WithLabelValues(f.Condition).Inc()
 	if s.authFails >= maxAuthFailures {
-		return actionNone, streamErr(stream.PolicyViolation, "too many failed authentication attempts")
+		return ActionNone, streamErr(stream.PolicyViolation, "too many failed authentication attempts")
 	}
-	return actionNone, nil
+	return ActionNone, nil
 }
 
 func (s *Session) handleBind(ctx context.Context, el *stanza.Element) error {
@@ -451,13 +463,18 @@ func (s *Session) closeWith(reason CloseReason, streamError error, discard bool)
 
 	var final []byte
 	var se stream.Error
-	if errors.As(streamError, &se) {
+	if discard {
+		// The peer is not reading: nothing more can reach it.
+	} else if errors.As(streamError, &se) {
 		final = append(final, s.t.StreamElement(streamErrorElement(se))...)
 	}
-	if reason != CloseIOError && reason != CloseTransportGone {
+	if reason != CloseIOError && reason != CloseTransportGone && !discard {
 		final = append(final, s.t.Closing()...)
 	}
 	s.queue().close(final, discard)
+	if a, ok := s.t.(Aborter); ok && discard {
+		a.Abort()
+	}
 	s.srv.unbind(s)
 	for _, f := range onClose {
 		f()

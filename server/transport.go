@@ -27,6 +27,13 @@ type Transport interface {
 	Params() map[string]string
 }
 
+// Aborter is implemented by transports that can stop a blocked write at
+// once. A session closed as a slow consumer aborts its transport: the peer
+// is not reading, so waiting for the stream error to drain is pointless.
+type Aborter interface {
+	Abort()
+}
+
 // startTLSer is implemented by transports that can upgrade to TLS in place.
 type startTLSer interface {
 	CanStartTLS() bool
@@ -41,11 +48,12 @@ type OutHeader struct {
 	Version string
 }
 
-// action tells the transport what to do after a handled element.
-type action int
+// Action tells the transport what to do after Session.Handle.
+type Action int
 
+// Actions returned by Session.Handle.
 const (
-	actionNone     action = iota
-	actionStartTLS        // <proceed/> queued: flush, then upgrade
-	actionRestart         // SASL success queued: expect a new stream header
+	ActionNone     Action = iota // carry on
+	ActionStartTLS               // <proceed/> queued: flush it, then upgrade (TCP only)
+	ActionRestart                // SASL success queued: the next thing is a new stream header
 )

@@ -103,7 +103,7 @@ const (
 // ConfigFromOptions builds a Config from a Prosody option lookup. get returns
 // the value of a VirtualHost option (inherited from the global section) and
 // whether it is set. Values are what a Lua config decodes to: string, bool,
-// float64 (Lua numbers) and []any (Lua arrays). Like Prosody, a number is
+// float64 (Lua numbers; int and int64 are accepted too) and []any (Lua arrays). Like Prosody, a number is
 // accepted where a string is expected and a single string where an array is
 // expected. All problems are reported at once, each naming its option.
 // The result is not validated; NewVerifier does that.
@@ -157,6 +157,10 @@ func (d *optDecoder) str(key string) string {
 		return t
 	case float64: // Prosody's get_option_string stringifies numbers
 		return strconv.FormatFloat(t, 'f', -1, 64)
+	case int:
+		return strconv.Itoa(t)
+	case int64:
+		return strconv.FormatInt(t, 10)
 	default:
 		d.fail(key, fmt.Errorf("want a string, got %s", luaType(v)))
 		return ""
@@ -201,6 +205,10 @@ func (d *optDecoder) number(key string) (float64, bool) {
 			break
 		}
 		return t, true
+	case int:
+		return float64(t), true
+	case int64:
+		return float64(t), true
 	case string:
 		if f, err := strconv.ParseFloat(strings.TrimSpace(t), 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
 			return f, true

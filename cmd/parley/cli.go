@@ -49,9 +49,16 @@ type cli struct {
 	stderr io.Writer
 	env    func(string) (string, bool)
 	path   string
+	// system is the config read when -c is not given (systemConfig).
+	system string
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) (string, bool)) int {
+	return runWith(ctx, systemConfig, args, stdin, stdout, stderr, env)
+}
+
+// runWith is run with the fallback config path as a parameter, for tests.
+func runWith(ctx context.Context, system string, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) (string, bool)) int {
 	fs := flag.NewFlagSet("parley", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
@@ -64,7 +71,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return 2
 	}
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, env: env, path: path}
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, env: env, path: path, system: system}
 	rest := fs.Args()
 	var err error
 	switch {
@@ -97,8 +104,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func (c *cli) loadConfig() (*config.Config, error) {
 	path := c.path
 	if path == "" {
-		if _, err := os.Stat(systemConfig); err == nil {
-			path = systemConfig
+		if _, err := os.Stat(c.system); err == nil {
+			path = c.system
 		}
 	}
 	if path == "" {
@@ -116,8 +123,8 @@ func (c *cli) configName() string {
 	if c.path != "" {
 		return c.path
 	}
-	if _, err := os.Stat(systemConfig); err == nil {
-		return systemConfig
+	if _, err := os.Stat(c.system); err == nil {
+		return c.system
 	}
 	return "(built-in default)"
 }

@@ -2,10 +2,11 @@
 -- /etc/prosody/prosody.cfg.lua does not exist: a Jitsi-shaped deployment
 -- on localhost. Accounts live in memory and are lost on exit.
 
+-- Ports can be moved with environment variables, e.g. PARLEY_C2S_PORT=0.
 interfaces = { "127.0.0.1" }
-c2s_ports = { 5222 }
-component_ports = { 5347 }
-http_ports = { 5280 }
+c2s_ports = { tonumber(ENV_PARLEY_C2S_PORT) or 5222 }
+component_ports = { tonumber(ENV_PARLEY_COMPONENT_PORT) or 5347 }
+http_ports = { tonumber(ENV_PARLEY_HTTP_PORT) or 5280 }
 storage = "memory"
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true

@@ -47,7 +47,15 @@ func UnmarshalLua(ctx context.Context, src []byte) (Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: compile: %v", ErrInvalidData, err)
 	}
-	L := lua.NewState(lua.Options{SkipOpenLibs: true, CallStackSize: 16})
+	// A small registry that may grow: most files are a few hundred bytes,
+	// and the default registry (5120 slots) dominates the cost of a read.
+	L := lua.NewState(lua.Options{
+		SkipOpenLibs:     true,
+		CallStackSize:    8,
+		RegistrySize:     128,
+		RegistryMaxSize:  1 << 20,
+		RegistryGrowStep: 128,
+	})
 	defer L.Close()
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc

@@ -136,10 +136,10 @@ func TestWeReadProsodyFiles(t *testing.T) {
 	want := storage.Table{
 		"int": float64(10000), "neg": float64(-7), "frac": 0.1, "third": 1.0 / 3, "big": float64(1 << 60),
 		"inf": math.Inf(1), "ninf": math.Inf(-1), "str": "\x00\xff\n\"'\\ zoë",
-		"list":  storage.Table{float64(1): "a", float64(2): "b", float64(3): storage.Table{float64(1): true}},
-		false:   storage.Table{"version": float64(3), "pending": storage.Table{}},
-		2.5:     "float key",
-		true:    false,
+		"list": storage.Table{float64(1): "a", float64(2): "b", float64(3): storage.Table{float64(1): true}},
+		false:  storage.Table{"version": float64(3), "pending": storage.Table{}},
+		2.5:    "float key",
+		true:   false,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("read:\n got %#v\nwant %#v", got, want)

@@ -200,8 +200,8 @@ func TestRosterFromTable(t *testing.T) {
 
 func TestRosterKeepsUnknownFields(t *testing.T) {
 	in := storage.Table{
-		false:   storage.Table{"version": float64(7), "pending": storage.Table{}, "custom": "m"},
-		"a@b":   storage.Table{"subscription": "from", "groups": storage.Table{}, "approved": "true"},
+		false:      storage.Table{"version": float64(7), "pending": storage.Table{}, "custom": "m"},
+		"a@b":      storage.Table{"subscription": "from", "groups": storage.Table{}, "approved": "true"},
 		float64(3): "odd",
 	}
 	r, err := storage.RosterFromTable(in)

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mellium.im/sasl"
+
+	"github.com/parley-xmpp/parley/server/servertest"
+)
+
+func noEnv(string) (string, bool) { return "", false }
+
+func runCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = runWith(context.Background(), filepath.Join(t.TempDir(), "absent.cfg.lua"), args, strings.NewReader(stdin), &out, &errb, noEnv)
+	return code, out.String(), errb.String()
+}
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "prosody.cfg.lua")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestCheckConfig(t *testing.T) {
+	good := writeConfig(t, "VirtualHost \"example.com\"\nComponent \"conference.example.com\" \"muc\"\n")
+	code, out, errOut := runCLI(t, "", "-c", good, "check", "config")
+	if code != 0 || !strings.Contains(out, "OK (1 hosts, 1 components)") {
+		t.Fatalf("check config on a good file: code %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	tests := []struct {
+		name, text string
+		line       string
+	}{
+		{"syntax error", "VirtualHost \"example.com\"\n  modules_enabled = { \"ping\"\n", ":3"},
+		{"runtime error", "\n\nundefined_function()\n", ":3"},
+		{"unknown auth provider", "VirtualHost \"example.com\"\n  authentication = \"nonsense\"\n", ":2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeConfig(t, tc.text)
+			code, _, errOut := runCLI(t, "", "-c", path, "check", "config")
+			if code == 0 {
+				t.Fatal("a broken config passed the check")
+			}
+			if !strings.Contains(errOut, path+tc.line) {
+				t.Fatalf("error %q does not name %s%s", errOut, path, tc.line)
+			}
+		})
+	}
+}
+
+func TestAccountCommands(t *testing.T) {
+	data := t.TempDir()
+	path := writeConfig(t, "data_path = \""+data+"\"\nVirtualHost \"example.com\"\n")
+	if code, _, e := runCLI(t, "", "-c", path, "register", "alice", "example.com", "pw1"); code != 0 {
+		t.Fatalf("register: %s", e)
+	}
+	file := filepath.Join(data, "example%2ecom", "accounts", "alice.dat")
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("register wrote no Prosody account file: %v", err)
+	}
+	for _, field := range []string{"stored_key", "server_key", "salt", "iteration_count"} {
+		if !bytes.Contains(raw, []byte(field)) {
+			t.Fatalf("account file lacks %s:\n%s", field, raw)
+		}
+	}
+	if code, _, e := runCLI(t, "new\nnew\n", "-c", path, "passwd", "alice@example.com"); code != 0 {
+		t.Fatalf("passwd: %s", e)
+	}
+	if code, _, _ := runCLI(t, "a\nb\n", "-c", path, "passwd", "alice@example.com"); code == 0 {
+		t.Fatal("passwd accepted mismatched passwords")
+	}
+
+	// The changed password logs in on a server reading the same data.
+	srv := servertest.Start(t, "storage = \"internal\"\ndata_path = \""+data+"\"\nallow_unencrypted_plain_auth = true\nVirtualHost \"example.com\"\n")
+	srv.Dial(t, "alice@example.com", "new", servertest.ClientOptions{Mechanisms: []sasl.Mechanism{sasl.ScramSha1}})
+
+	if code, _, e := runCLI(t, "", "-c", path, "deluser", "alice@example.com"); code != 0 {
+		t.Fatalf("deluser: %s", e)
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Fatalf("deluser left %s: %v", file, err)
+	}
+	if code, _, _ := runCLI(t, "", "-c", path, "deluser", "alice@example.com"); code == 0 {
+		t.Fatal("deleting a missing user succeeded")
+	}
+}
+
+// TestDefaultConfigServes: with no config anywhere, parley serves the
+// built-in localhost layout; an anonymous client logs in.
+func TestDefaultConfigServes(t *testing.T) {
+	env := func(k string) (string, bool) {
+		if strings.HasPrefix(k, "PARLEY_") && strings.HasSuffix(k, "_PORT") {
+			return "0", true
+		}
+		return "", false
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- runWith(ctx, filepath.Join(t.TempDir(), "absent"), nil, strings.NewReader(""), pw, io.Discard, env)
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	var c2s string
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 2 && f[0] == "c2s" {
+			c2s = f[1]
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if c2s == "" {
+		cancel()
+		t.Fatalf("parley printed no c2s address (exit %d)", <-done)
+	}
+	srv := &servertest.Server{C2SAddr: c2s}
+	c := srv.Connect(t, "localhost", "", servertest.ClientOptions{Mechanisms: []sasl.Mechanism{sasl.Anonymous}})
+	if c.JID.Domainpart() != "localhost" {
+		t.Fatalf("anonymous login bound %s", c.JID)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("parley exited with %d after the signal", code)
+	}
+}
