@@ -39,10 +39,11 @@ func (t *tcpTransport) Closing() []byte           { return []byte(stanza.StreamC
 func (t *tcpTransport) Secure() bool              { return t.secure }
 func (t *tcpTransport) RemoteAddr() string        { return t.conn.RemoteAddr().String() }
 func (t *tcpTransport) Params() map[string]string { return nil }
+
 // Abort fails a blocked write at once (see Aborter).
 func (t *tcpTransport) Abort() { _ = t.conn.SetWriteDeadline(time.Now()) }
 
-func (t *tcpTransport) CanStartTLS() bool         { return t.canTLS && !t.secure }
+func (t *tcpTransport) CanStartTLS() bool { return t.canTLS && !t.secure }
 
 // serveTCP runs one client connection: this goroutine reads and owns the
 // session's negotiation state, a second one writes.

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/parley-xmpp/parley/server"
 	"github.com/parley-xmpp/parley/server/servertest"
 	"github.com/parley-xmpp/parley/server/stanza"
