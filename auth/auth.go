@@ -43,9 +43,11 @@ type Exchange interface {
 	// in is nil when the client sent none and empty (not nil) when it sent
 	// "=" (an empty response). It returns a challenge (done false), or, on
 	// success, the additional data to send with <success/> (done true). A
-	// nil out means no data; an empty non-nil out is zero-length data, which
-	// goes on the wire as "=" (RFC 6120 §6.4.2): a mechanism that needs an
-	// initial response and got none answers with such an empty challenge.
+	// mechanism that needs an initial response and got none answers with an
+	// empty challenge (out empty, done false), sent as an empty
+	// <challenge/>. On success, out is nil when there is no additional data
+	// (empty <success/>); the mechanisms here never return zero-length
+	// additional data (which RFC 6120 §6.4.6 would require as "=").
 	// Authentication failures are returned as *Failure; any
 	// other error is internal and should be reported to the client as
 	// temporary-auth-failure. After success or failure the exchange is

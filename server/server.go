@@ -39,6 +39,7 @@ type Server struct {
 
 	tlsConfig *tls.Config
 	store     storage.Store
+	secret    []byte
 
 	mu         sync.RWMutex
 	hosts      map[string]*Host
@@ -157,6 +158,34 @@ func (srv *Server) setupStore() error {
 	return nil
 }
 
+// serverSecret returns a random secret kept in the store (Prosody's global
+// "_global" host, store "parley"), created on first use, so that derived
+// values such as the fake SCRAM salts of unknown users stay stable across
+// restarts.
+func (srv *Server) serverSecret() []byte {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var secret []byte
+	err := storage.Update(ctx, srv.store, "", "parley", "", func(t storage.Table) (storage.Table, error) {
+		if v, ok := t.String("secret"); ok && len(v) >= 32 {
+			secret = []byte(v)
+			return t, nil
+		}
+		if t == nil {
+			t = storage.Table{}
+		}
+		v := randomID() + randomID() + randomID() + randomID()
+		t["secret"] = v
+		secret = []byte(v)
+		return t, nil
+	})
+	if err != nil {
+		srv.log.Warn("cannot keep a server secret in the store; fake salts change on restart", "err", err)
+		return []byte(randomID() + randomID() + randomID() + randomID())
+	}
+	return secret
+}
+
 func (srv *Server) addHost(hc *config.Host) error {
 	v := sectionView{cfg: srv.cfg, sec: hc}
 	h := &Host{
@@ -178,12 +207,30 @@ func (srv *Server) addHost(hc *config.Host) error {
 		h.requireEncryption = false
 	}
 	method := v.str("authentication", "internal_hashed")
+	if srv.secret == nil && (method == "internal_hashed" || method == "default" || method == "internal_plain") {
+		srv.secret = srv.serverSecret()
+	}
 	switch method {
 	case "internal_hashed", "default":
-		p := auth.NewInternalHashed(srv.store, hc.Name, auth.HashedOptions{AllowInsecurePlain: v.boolean("allow_unencrypted_plain_auth", false)})
+		hash, err := auth.ParseHash(v.str("password_hash", "SHA-1"))
+		if err != nil {
+			return fmt.Errorf("%s: password_hash: %w", v.pos("password_hash"), err)
+		}
+		p := auth.NewInternalHashed(srv.store, hc.Name, auth.HashedOptions{
+			AllowInsecurePlain: v.boolean("allow_unencrypted_plain_auth", false),
+			PasswordHash:       hash,
+			IterationCount:     intOr(v.str("default_iteration_count", ""), 0),
+			SaltKey:            srv.secret,
+			Logger:             srv.log,
+			Now:                srv.opts.clock,
+		})
 		h.Auth, h.Accounts = p, p
 	case "internal_plain":
-		p := auth.NewInternalPlain(srv.store, hc.Name, auth.PlainOptions{AllowInsecurePlain: v.boolean("allow_unencrypted_plain_auth", false)})
+		p := auth.NewInternalPlain(srv.store, hc.Name, auth.PlainOptions{
+			AllowInsecurePlain: v.boolean("allow_unencrypted_plain_auth", false),
+			SaltKey:            srv.secret,
+			Now:                srv.opts.clock,
+		})
 		h.Auth, h.Accounts = p, p
 	case "anonymous":
 		h.Auth = auth.NewAnonymous(hc.Name, auth.AnonymousOptions{})

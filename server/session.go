@@ -270,7 +270,7 @@ func (s *Session) handleNegotiation(ctx context.Context, el *stanza.Element) (Ac
 		return s.saslAuth(ctx, el)
 	case el.Name.Space == nsSASL && el.Name.Local == "response":
 		if s.exchange == nil {
-			return s.saslFail(&auth.Failure{Condition: "malformed-request", Text: "no exchange in progress"})
+			return s.saslFail(&auth.Failure{Condition: "not-authorized", Text: "Out of order SASL element"})
 		}
 		return s.saslStep(ctx, el)
 	case el.Name.Space == nsSASL && el.Name.Local == "abort":
@@ -346,6 +346,8 @@ func (s *Session) saslFail(err error) (Action, error) {
 	if !errors.As(err, &f) {
 		s.log.Error("authentication backend failed", "err", err)
 		f = &auth.Failure{Condition: "temporary-auth-failure"}
+	} else if f.Err != nil {
+		s.log.Warn("authentication failed", "condition", f.Condition, "err", f.Err)
 	}
 	fe := stanza.New(nsSASL, "failure").Add(stanza.New(nsSASL, f.Condition))
 	if f.Text != "" {

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -400,5 +401,49 @@ func TestASAPRefresh(t *testing.T) {
 	wantErr(t, err, jwt.ReasonKeyUnavailable, "could not obtain public key")
 	if got := e.ks.hitsFor(testKID); got != 3 {
 		t.Errorf("hits = %d, want 3", got)
+	}
+}
+
+// lockedBuffer is a log sink safe for the fetch goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestTokensNeverLogged: SECURITY-CASES #114. Failures are logged with the
+// kid and the key URL, never with the token or its signature.
+func TestTokensNeverLogged(t *testing.T) {
+	a := loadKey(t, "rsa_a.pem")
+	var buf lockedBuffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := newASAP(t, func(c *jwt.Config) { c.AppSecret = "also-configured-secret" }, jwt.WithLogger(log))
+	e.ks.set(testKID, []byte("garbage"), 0)
+	tok := mintRS(t, a, "RS256", testKID, claims(nil))
+	_, err := e.v.Verify(context.Background(), tok)
+	wantErr(t, err, jwt.ReasonKeyUnavailable, "")
+	out := buf.String()
+	if !strings.Contains(out, "fetching public key failed") {
+		t.Fatalf("expected a warning, log is %q", out)
+	}
+	parts := strings.Split(tok, ".")
+	for _, secret := range append(parts, "also-configured-secret") {
+		if strings.Contains(out, secret) {
+			t.Errorf("log contains token material %q: %s", secret[:min(10, len(secret))], out)
+		}
+	}
+	if strings.Contains(err.Error(), parts[2]) {
+		t.Error("error text contains the signature")
 	}
 }

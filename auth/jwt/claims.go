@@ -186,6 +186,10 @@ func (c *tokenClaims) Validate() error {
 	}
 	room, present, ok := stringClaim(c.raw, "room")
 	switch {
+	case c.raw["room"] == "":
+		// Jitsi lets "" through as present and then no room ever matches it;
+		// here it must not read as "no room claim" (any room when optional).
+		return newError(ReasonClaimType, invalidClaimText("room"), nil)
 	case !present && !cfg.AllowMissingRoomClaim:
 		// Jitsi returns this without the not-allowed condition (JITSI.md §4.7);
 		// here it is an ordinary not-allowed failure.

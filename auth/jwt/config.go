@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -75,25 +74,29 @@ type Config struct {
 
 // Option names read by ConfigFromOptions.
 const (
-	OptAppID                  = "app_id"
-	OptAppSecret              = "app_secret"
-	OptASAPKeyServer          = "asap_key_server"
-	OptCacheKeysURL           = "cache_keys_url"
-	OptSignatureAlgorithm     = "signature_algorithm"
-	OptAllowEmptyToken        = "allow_empty_token"
-	OptAcceptedIssuers        = "asap_accepted_issuers"
-	OptAcceptedAudiences      = "asap_accepted_audiences"
-	OptRequireRoomClaim       = "asap_require_room_claim"
-	OptDomainVerification     = "enable_domain_verification"
-	OptMUCDomainBase          = "muc_mapper_domain_base"
-	OptMUCDomainPrefix        = "muc_mapper_domain_prefix"
-	OptMUCDomain              = "muc_mapper_domain"
-	OptKeyCacheSize           = "jwt_pubkey_cache_size"
-	OptRegexEnabled           = "token_regex_enabled"
-	OptRegexRoomMaxLength     = "token_regex_room_max_length"
-	OptRegexMaxQuantifiers    = "token_regex_max_quantifiers"
-	OptRequireExpiration      = "token_require_exp" // parley extension
-	OptLeewaySeconds          = "token_leeway"      // parley extension
+	OptAppID               = "app_id"
+	OptAppSecret           = "app_secret"
+	OptASAPKeyServer       = "asap_key_server"
+	OptCacheKeysURL        = "cache_keys_url"
+	OptSignatureAlgorithm  = "signature_algorithm"
+	OptAllowEmptyToken     = "allow_empty_token"
+	OptAcceptedIssuers     = "asap_accepted_issuers"
+	OptAcceptedAudiences   = "asap_accepted_audiences"
+	OptRequireRoomClaim    = "asap_require_room_claim"
+	OptDomainVerification  = "enable_domain_verification"
+	OptMUCDomainBase       = "muc_mapper_domain_base"
+	OptMUCDomainPrefix     = "muc_mapper_domain_prefix"
+	OptMUCDomain           = "muc_mapper_domain"
+	OptKeyCacheSize        = "jwt_pubkey_cache_size"
+	OptRegexEnabled        = "token_regex_enabled"
+	OptRegexRoomMaxLength  = "token_regex_room_max_length"
+	OptRegexMaxQuantifiers = "token_regex_max_quantifiers"
+	OptRequireExpiration   = "token_require_exp" // parley extension
+	OptLeewaySeconds       = "token_leeway"      // parley extension
+)
+
+// Jitsi's defaults for unset options.
+const (
 	defaultMUCPrefix          = "conference"
 	defaultKeyCacheSize       = 128
 	defaultPatternRoomMaxLen  = 128
@@ -276,11 +279,10 @@ func luaType(v any) string {
 	}
 }
 
-// Algorithms Jitsi's luajwtjitsi supports.
-var (
-	hmacAlgs = []string{"HS256", "HS384", "HS512"}
-	rsaAlgs  = []string{"RS256", "RS384", "RS512"}
-)
+// isHMACAlg and isRSAAlg name the algorithms Jitsi's luajwtjitsi supports.
+func isHMACAlg(alg string) bool { return alg == "HS256" || alg == "HS384" || alg == "HS512" }
+
+func isRSAAlg(alg string) bool { return alg == "RS256" || alg == "RS384" || alg == "RS512" }
 
 // normalize validates c and returns a copy with defaults applied.
 func (c Config) normalize() (Config, error) {
@@ -312,10 +314,10 @@ func (c Config) normalize() (Config, error) {
 		}
 	}
 	switch {
-	case rsaMode && !slices.Contains(rsaAlgs, c.SignatureAlgorithm):
-		bad("'%s' %q cannot be used with a key server (want one of %v)", OptSignatureAlgorithm, c.SignatureAlgorithm, rsaAlgs)
-	case !rsaMode && !slices.Contains(hmacAlgs, c.SignatureAlgorithm):
-		bad("'%s' %q cannot be used with '%s' (want one of %v)", OptSignatureAlgorithm, c.SignatureAlgorithm, OptAppSecret, hmacAlgs)
+	case rsaMode && !isRSAAlg(c.SignatureAlgorithm):
+		bad("'%s' %q cannot be used with a key server (want RS256, RS384 or RS512)", OptSignatureAlgorithm, c.SignatureAlgorithm)
+	case !rsaMode && !isHMACAlg(c.SignatureAlgorithm):
+		bad("'%s' %q cannot be used with '%s' (want HS256, HS384 or HS512)", OptSignatureAlgorithm, c.SignatureAlgorithm, OptAppSecret)
 	}
 	if c.AcceptedIssuers == nil {
 		c.AcceptedIssuers = []string{c.AppID}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"time"
 
 	gjwt "github.com/golang-jwt/jwt/v5"
@@ -27,12 +26,12 @@ type MintOptions struct {
 // iss (= app_id), aud, sub, room, exp, and context{user{...}}.
 func Mint(claims map[string]any, opts MintOptions) (string, error) {
 	switch {
-	case slices.Contains(hmacAlgs, opts.Algorithm):
+	case isHMACAlg(opts.Algorithm):
 		k, ok := opts.Key.([]byte)
 		if !ok || len(k) == 0 {
 			return "", fmt.Errorf("jwt: mint: %s needs a non-empty []byte key, got %T", opts.Algorithm, opts.Key)
 		}
-	case slices.Contains(rsaAlgs, opts.Algorithm):
+	case isRSAAlg(opts.Algorithm):
 		if _, ok := opts.Key.(*rsa.PrivateKey); !ok {
 			return "", fmt.Errorf("jwt: mint: %s needs an *rsa.PrivateKey, got %T", opts.Algorithm, opts.Key)
 		}

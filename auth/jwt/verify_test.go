@@ -180,6 +180,11 @@ func TestVerifyTable(t *testing.T) {
 		{name: "aud object", token: hs(map[string]any{"aud": map[string]any{}}), reason: jwt.ReasonAudience, text: "invalid 'aud' claim"},
 		{name: "#95 room missing", token: hs(map[string]any{"room": nil}), reason: jwt.ReasonRoomMissing, text: "'room' claim is missing"},
 		{name: "#95 room optional", cfg: func(c *jwt.Config) { c.AllowMissingRoomClaim = true }, token: hs(map[string]any{"room": nil})},
+		{name: "room empty string", token: hs(map[string]any{"room": ""}), reason: jwt.ReasonClaimType, text: "invalid 'room' claim"},
+		{name: "room empty string with optional room", cfg: func(c *jwt.Config) { c.AllowMissingRoomClaim = true }, token: hs(map[string]any{"room": ""}), reason: jwt.ReasonClaimType},
+		{name: "room null counts as missing", token: signedBody(hdr, func(testing.TB) string {
+			return `{"iss":"` + testAppID + `","aud":"jitsi","room":null}`
+		}), reason: jwt.ReasonRoomMissing},
 		{name: "room not a string", token: hs(map[string]any{"room": 5}), reason: jwt.ReasonClaimType, text: "invalid 'room' claim"},
 		{name: "sub not a string", token: hs(map[string]any{"sub": []any{"a"}}), reason: jwt.ReasonClaimType, text: "invalid 'sub' claim"},
 		{name: "#113 context not an object", token: hs(map[string]any{"context": "x"}), reason: jwt.ReasonClaimType, text: "invalid 'context' claim"},

@@ -2,6 +2,7 @@ package servertest
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"testing"
 	"time"
@@ -76,4 +77,30 @@ func (s *Server) TryDial(t testing.TB, address, password string, o ClientOptions
 		_ = conn.Close()
 	})
 	return sess, nil
+}
+
+// DialDirectTLS logs in over the direct TLS port (XEP-0368) with PLAIN,
+// which is offered because the stream is encrypted.
+func (s *Server) DialDirectTLS(t testing.TB, address, password string) *Client {
+	t.Helper()
+	origin, err := jid.Parse(address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.ClientTLS.Clone()
+	cfg.ServerName = origin.Domainpart()
+	conn, err := tls.Dial("tcp", s.DirectTLSAddr, cfg)
+	if err != nil {
+		t.Fatalf("servertest: direct TLS dial: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), Wait)
+	defer cancel()
+	sess, err := xmpp.NewSession(ctx, origin.Domain(), origin, conn, xmpp.Secure, xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
+		return xmpp.StreamConfig{Features: []xmpp.StreamFeature{xmpp.SASL("", password, sasl.Plain), xmpp.BindResource()}}
+	}))
+	if err != nil {
+		_ = conn.Close()
+		t.Fatalf("servertest: direct TLS login: %v", err)
+	}
+	return Watch(t, sess)
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode/utf8"
 
 	"mellium.im/xmpp/stream"
 )
@@ -20,11 +19,8 @@ const (
 	DefaultMaxAttrs  = 64
 	readBufferSize   = 4096
 	maxKeptText      = 4096 // text scratch buffer kept between stanzas
+	maxKeptNodes     = 256  // node scratch stack kept between stanzas
 )
-
-// nsXMLNS is the namespace of namespace declarations; nothing may be bound
-// to it.
-const nsXMLNS = "http://www.w3.org/2000/xmlns/"
 
 // Limits bound what a Reader accepts. Zero fields take the defaults.
 type Limits struct {
@@ -34,9 +30,10 @@ type Limits struct {
 	// MaxNodes bounds the elements, attributes and text nodes of one
 	// top-level element, so that the tree built from MaxStanza bytes stays
 	// within a small multiple of that size (SECURITY-CASES CVE-2026-43507:
-	// allocations must not outgrow the input). Default MaxStanza/8, about
-	// twice what dense real traffic needs (a Jitsi presence has one node per
-	// ~16 bytes).
+	// allocations must not outgrow the input). The default, MaxStanza/8,
+	// keeps the worst tree (thousands of <a/>) near 13×MaxStanza instead of
+	// 26×, and leaves room for dense real traffic: a roster item uses one
+	// node per ~15 bytes, the Jitsi presence one per ~28.
 	MaxNodes int
 }
 
@@ -99,10 +96,6 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// binding is one namespace declaration in scope; prefix "" is the default
-// namespace.
-type binding struct{ prefix, uri string }
-
 // Reader reads an XML stream incrementally: a header, then one top-level
 // element at a time. It is not safe for concurrent use; the connection's
 // reader goroutine owns it.
@@ -118,15 +111,16 @@ type Reader struct {
 	br   *bufio.Reader   // nil when parsing a byte slice
 	dec  *xml.Decoder
 	mark int64 // decoder offset at the last stanza boundary
+	err  error // first error returned; final, even across Restart
 
 	// Per-document state, reset by Restart.
 	decl     bool      // an XML declaration is still allowed
 	inStream bool      // the stream header was read and not yet closed
-	ended    bool      // the peer closed the stream
 	header   xml.Name  // raw (prefix, local) name of the stream element
 	ns       []binding // namespace declarations in scope, innermost last
 	nodes    int       // nodes built for the current top-level element
 	text     []byte    // scratch for merging adjacent character data
+	stack    []Node    // children of the elements being built
 }
 
 // NewReader returns a Reader over r.
@@ -152,7 +146,6 @@ func (r *Reader) reset(src io.Reader) {
 	r.mark = 0
 	r.decl = true
 	r.inStream = false
-	r.ended = false
 	r.header = xml.Name{}
 	clear(r.ns)
 	r.ns = r.ns[:0]
@@ -258,8 +251,18 @@ func isEntityRef(ent string) bool {
 }
 
 // ReadHeader reads up to and including the opening stream tag. It returns
-// io.EOF if the input ended before anything but whitespace was read.
+// io.EOF if the input ended before anything but whitespace was read, and
+// otherwise the same errors as Next.
 func (r *Reader) ReadHeader() (Header, error) {
+	if r.err != nil {
+		return Header{}, r.err
+	}
+	h, err := r.readHeader()
+	r.err = err
+	return h, err
+}
+
+func (r *Reader) readHeader() (Header, error) {
 	for {
 		tok, err := r.token()
 		if err != nil {
@@ -271,17 +274,16 @@ func (r *Reader) ReadHeader() (Header, error) {
 				return Header{}, streamError(stream.NotWellFormed, "text before the stream header")
 			}
 		case xml.StartElement:
-			return r.header1(t)
+			return r.streamStart(t)
 		default:
 			return Header{}, streamError(stream.NotWellFormed, "unexpected token before the stream header")
 		}
 	}
 }
 
-func (r *Reader) header1(t xml.StartElement) (Header, error) {
-	if len(t.Attr) > r.lim.MaxAttrs {
-		return Header{}, streamError(stream.PolicyViolation, "too many attributes")
-	}
+// streamStart checks the opening stream tag and keeps its namespace
+// declarations in scope for the whole document.
+func (r *Reader) streamStart(t xml.StartElement) (Header, error) {
 	if t.Name.Local != "stream" {
 		return Header{}, streamError(stream.InvalidNamespace, "expected a stream header")
 	}
@@ -337,6 +339,18 @@ func (r *Reader) boundary() {
 	if cap(r.text) > maxKeptText {
 		r.text = nil
 	}
+	if cap(r.stack) > maxKeptNodes {
+		r.stack = nil
+	}
+}
+
+// top prepares the scratch state for a new top-level element; an earlier
+// failed element may have left nodes behind.
+func (r *Reader) top() {
+	clear(r.stack)
+	r.stack = r.stack[:0]
+	r.text = r.text[:0]
+	r.nodes = 0
 }
 
 // Next returns the next top-level element of the stream. It returns
@@ -344,12 +358,23 @@ func (r *Reader) boundary() {
 // protocol violations, io.ErrUnexpectedEOF if the input ends before the
 // stream was closed, or the underlying I/O error (wrapped).
 //
+// Errors are final: once Next or ReadHeader has failed, every later call
+// returns the same error. (encoding/xml cannot resume after a read error
+// either, so a read deadline cannot be used to probe an idle peer and then
+// carry on reading.)
+//
 // Whitespace keepalives between elements are consumed; encoding/xml reports
 // character data only once the next '<' arrives.
 func (r *Reader) Next() (*Element, error) {
-	if r.ended {
-		return nil, ErrStreamEnd
+	if r.err != nil {
+		return nil, r.err
 	}
+	el, err := r.next()
+	r.err = err
+	return el, err
+}
+
+func (r *Reader) next() (*Element, error) {
 	for {
 		tok, err := r.token()
 		if err != nil {
@@ -369,10 +394,10 @@ func (r *Reader) Next() (*Element, error) {
 				return nil, streamError(stream.NotWellFormed, "unexpected end tag </"+qname(t.Name)+">")
 			}
 			r.inStream = false
-			r.ended = true
 			return nil, ErrStreamEnd
 		case xml.StartElement:
 			parentNS, _ := r.lookup("")
+			r.top()
 			el, err := r.element(t, 1, parentNS)
 			if err != nil {
 				if errors.Is(err, io.EOF) {
@@ -406,10 +431,14 @@ func (r *Reader) element(start xml.StartElement, depth int, parentNS string) (*E
 		// apart from "inherit", so it would not survive re-serialization.
 		return nil, streamError(stream.InvalidNamespace, "elements in no namespace are not supported")
 	}
+	// Children are collected on r.stack and copied into an exactly sized
+	// slice at the end tag: one allocation per element instead of one per
+	// doubling.
+	nbase := len(r.stack)
 	merging := false // the last node is text being accumulated in r.text
 	flush := func() {
 		if merging {
-			el.Nodes[len(el.Nodes)-1].Text = string(r.text)
+			r.stack[len(r.stack)-1].Text = string(r.text)
 			r.text = r.text[:0]
 			merging = false
 		}
@@ -426,26 +455,26 @@ func (r *Reader) element(start xml.StartElement, depth int, parentNS string) (*E
 			if err != nil {
 				return nil, err
 			}
-			el.Nodes = append(el.Nodes, Node{El: child})
+			r.stack = append(r.stack, Node{El: child})
 		case xml.CharData:
 			if len(t) == 0 {
 				continue
 			}
-			n := len(el.Nodes)
+			n := len(r.stack)
 			switch {
 			case merging:
 				r.text = append(r.text, t...)
-			case n > 0 && el.Nodes[n-1].El == nil:
+			case n > nbase && r.stack[n-1].El == nil:
 				// Adjacent character data (text next to a CDATA section):
 				// accumulate instead of concatenating strings, which would
 				// be quadratic.
-				r.text = append(append(r.text[:0], el.Nodes[n-1].Text...), t...)
+				r.text = append(append(r.text[:0], r.stack[n-1].Text...), t...)
 				merging = true
 			default:
 				if err := r.charge(1); err != nil {
 					return nil, err
 				}
-				el.Nodes = append(el.Nodes, Node{Text: string(t)})
+				r.stack = append(r.stack, Node{Text: string(t)})
 			}
 		case xml.EndElement:
 			if t.Name != start.Name {
@@ -453,6 +482,12 @@ func (r *Reader) element(start xml.StartElement, depth int, parentNS string) (*E
 					"element <"+qname(start.Name)+"> closed by </"+qname(t.Name)+">")
 			}
 			flush()
+			if n := len(r.stack) - nbase; n > 0 {
+				el.Nodes = make([]Node, n)
+				copy(el.Nodes, r.stack[nbase:])
+				clear(r.stack[nbase:])
+				r.stack = r.stack[:nbase]
+			}
 			return el, nil
 		}
 	}
@@ -465,148 +500,6 @@ func (r *Reader) charge(n int) error {
 		return streamError(stream.PolicyViolation, "too many elements or attributes")
 	}
 	return nil
-}
-
-// open checks a start tag, pushes its namespace declarations and returns
-// the element with resolved names and without declarations.
-func (r *Reader) open(t xml.StartElement) (*Element, error) {
-	if len(t.Attr) > r.lim.MaxAttrs {
-		return nil, streamError(stream.PolicyViolation, "too many attributes")
-	}
-	base := len(r.ns)
-	nattr := 0
-	for _, a := range t.Attr {
-		var b binding
-		switch {
-		case a.Name.Space == "" && a.Name.Local == "xmlns":
-			b = binding{"", a.Value}
-		case a.Name.Space == "xmlns":
-			b = binding{a.Name.Local, a.Value}
-			if !validLocal(b.prefix) {
-				return nil, streamError(stream.NotWellFormed, "invalid prefix "+b.prefix)
-			}
-			if err := checkPrefixDecl(b); err != nil {
-				return nil, err
-			}
-		default:
-			nattr++
-			continue
-		}
-		if b.uri == NSXML || b.uri == nsXMLNS {
-			if b.prefix != "xml" || b.uri != NSXML {
-				return nil, streamError(stream.NotWellFormed, "reserved namespace bound to "+b.prefix)
-			}
-		}
-		for _, prev := range r.ns[base:] {
-			if prev.prefix == b.prefix {
-				return nil, streamError(stream.NotWellFormed, "duplicate namespace declaration")
-			}
-		}
-		r.ns = append(r.ns, b)
-	}
-	if err := r.charge(1 + nattr); err != nil {
-		return nil, err
-	}
-	name := t.Name
-	if !validName(name) || name.Space == "xmlns" || name.Space == "xml" {
-		return nil, streamError(stream.NotWellFormed, "invalid element name "+qname(name))
-	}
-	uri, ok := r.lookup(name.Space)
-	if !ok {
-		return nil, streamError(stream.NotWellFormed, "unbound prefix "+name.Space)
-	}
-	el := &Element{Name: xml.Name{Space: uri, Local: name.Local}}
-	if nattr == 0 {
-		return el, nil
-	}
-	// Reuse the token's attribute slice: encoding/xml allocates a fresh one
-	// per start tag.
-	attrs := t.Attr[:0]
-	for _, a := range t.Attr {
-		if (a.Name.Space == "" && a.Name.Local == "xmlns") || a.Name.Space == "xmlns" {
-			continue
-		}
-		if !validName(a.Name) {
-			return nil, streamError(stream.NotWellFormed, "invalid attribute name "+qname(a.Name))
-		}
-		if a.Name.Space != "" {
-			if a.Name.Space, ok = r.lookup(a.Name.Space); !ok {
-				return nil, streamError(stream.NotWellFormed, "unbound prefix in attribute "+qname(a.Name))
-			}
-		}
-		for _, prev := range attrs {
-			if prev.Name == a.Name {
-				return nil, streamError(stream.NotWellFormed, "duplicate attribute "+a.Name.Local)
-			}
-		}
-		attrs = append(attrs, a)
-	}
-	el.Attr = attrs
-	return el, nil
-}
-
-// validName reports whether a raw name from the decoder is a QName. The
-// decoder checks the whole name against the XML Name production; the local
-// part after a colon must in addition be able to start a name on its own
-// (<a:0/> is a Name, but "0" is not an NCName).
-func validName(n xml.Name) bool {
-	if strings.IndexByte(n.Local, ':') >= 0 {
-		return false
-	}
-	return n.Space == "" || validLocal(n.Local)
-}
-
-// validLocal reports whether s, already known to consist of name
-// characters, may start a name.
-func validLocal(s string) bool {
-	if s == "" {
-		return false
-	}
-	if c := s[0]; c < utf8.RuneSelf {
-		return c == '_' || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')
-	}
-	// Rare: let encoding/xml's own tables decide, so that whatever is
-	// accepted here also parses when serialized.
-	_, err := xml.NewDecoder(strings.NewReader("<" + s + "/>")).RawToken()
-	return err == nil
-}
-
-// checkPrefixDecl applies the Namespaces in XML 1.0 constraints to an
-// xmlns:prefix declaration.
-func checkPrefixDecl(b binding) error {
-	switch {
-	case b.prefix == "xmlns":
-		return streamError(stream.NotWellFormed, "the xmlns prefix cannot be declared")
-	case b.uri == "":
-		return streamError(stream.NotWellFormed, "a prefix cannot be undeclared in XML 1.0")
-	case b.prefix == "xml" && b.uri != NSXML:
-		return streamError(stream.NotWellFormed, "the xml prefix cannot be rebound")
-	}
-	return nil
-}
-
-// lookup resolves prefix ("" for the default namespace) in the current
-// scope.
-func (r *Reader) lookup(prefix string) (string, bool) {
-	for i := len(r.ns) - 1; i >= 0; i-- {
-		if r.ns[i].prefix == prefix {
-			return r.ns[i].uri, true
-		}
-	}
-	switch prefix {
-	case "":
-		return "", true
-	case "xml":
-		return NSXML, true
-	}
-	return "", false
-}
-
-func qname(n xml.Name) string {
-	if n.Space == "" {
-		return n.Local
-	}
-	return n.Space + ":" + n.Local
 }
 
 func isSpace(b []byte) bool {
@@ -657,6 +550,7 @@ func Parse(data []byte, lim Limits) (*Element, error) {
 			if el != nil {
 				return nil, streamError(stream.NotWellFormed, "more than one element")
 			}
+			r.top()
 			if el, err = r.element(t, 1, ""); err != nil {
 				return nil, parseError(err)
 			}

@@ -308,10 +308,11 @@ func TestReaderContent(t *testing.T) {
 		{name: "attribute local part starting with a dot", input: "<message xmlns:a='urn:a' a:.b='1'/>", wantErr: stream.NotWellFormed},
 		{name: "local part starting with a combining mark", input: "<message xmlns:a='urn:a'><a:̀b/></message>", wantErr: stream.NotWellFormed},
 		{name: "prefix starting with a digit", input: "<message xmlns:0a='urn:a'/>", wantErr: stream.NotWellFormed},
+		{name: "non-ASCII start of a local part is refused", input: "<message xmlns:a='urn:a'><a:é/></message>", wantErr: stream.NotWellFormed},
 		{
-			name:    "non-ASCII local part",
-			input:   "<message xmlns:a='urn:a'><a:é/></message>",
-			want:    []string{"<message xmlns='jabber:client'><é xmlns='urn:a'/></message>"},
+			name:    "non-ASCII names are otherwise accepted",
+			input:   "<message xmlns:a='urn:a'><a:naïve é='1'/><é/></message>",
+			want:    []string{"<message xmlns='jabber:client'><naïve xmlns='urn:a' é='1'/><é/></message>"},
 			wantErr: io.ErrUnexpectedEOF,
 		},
 		{
@@ -703,16 +704,37 @@ func TestReaderBuffered(t *testing.T) {
 	}
 }
 
-// TestReaderStreamEndIsSticky checks that Next keeps reporting the end.
-func TestReaderStreamEndIsSticky(t *testing.T) {
-	r := stanza.NewReader(strings.NewReader(clientHeader+"</stream:stream><message/>"), stanza.Limits{})
-	if _, err := r.ReadHeader(); err != nil {
-		t.Fatal(err)
+// TestReaderErrorsAreFinal checks that Next keeps reporting the first
+// error instead of resuming mid-stanza, and that a restart does not revive a
+// failed stream.
+func TestReaderErrorsAreFinal(t *testing.T) {
+	tests := []struct {
+		name  string
+		input string
+		want  error
+	}{
+		{name: "stream end", input: "</stream:stream><message/>", want: stanza.ErrStreamEnd},
+		{name: "restricted XML", input: "<message><!-- x --><body/></message><message/>", want: stream.RestrictedXML},
+		{name: "policy violation", input: "<a><b><c/></b></a><message/>", want: stream.PolicyViolation},
 	}
-	for range 2 {
-		if _, err := r.Next(); !errors.Is(err, stanza.ErrStreamEnd) {
-			t.Fatalf("Next = %v, want ErrStreamEnd", err)
-		}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := stanza.NewReader(strings.NewReader(clientHeader+tc.input), stanza.Limits{MaxDepth: 2})
+			if _, err := r.ReadHeader(); err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				el, err := r.Next()
+				checkErr(t, err, tc.want)
+				if el != nil {
+					t.Fatalf("element %s after an error", el)
+				}
+			}
+			r.Restart()
+			if _, err := r.ReadHeader(); !errors.Is(err, tc.want) {
+				t.Fatalf("ReadHeader after Restart = %v, want %v", err, tc.want)
+			}
+		})
 	}
 }
 
@@ -794,6 +816,64 @@ func TestReaderBillionLaughs(t *testing.T) {
 			checkErr(t, err, stream.RestrictedXML)
 			if n > 1<<20 {
 				t.Fatalf("allocated %d bytes", n)
+			}
+		})
+	}
+}
+
+// retained returns the live heap growth while the value f returns is kept.
+func retained(f func() any) (uint64, any) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	v := f()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(v)
+	if after.HeapAlloc < before.HeapAlloc {
+		return 0, v
+	}
+	return after.HeapAlloc - before.HeapAlloc, v
+}
+
+// TestReaderMemoryAmplification reads crafted stanzas that stay just within
+// the default node budget (MaxStanza/8) and measures the tree kept alive and
+// the bytes allocated on the way, against MaxStanza (CVE-2026-43507:
+// allocations must not outgrow the input by much).
+func TestReaderMemoryAmplification(t *testing.T) {
+	const limit = 64 * 1024
+	const nodes = limit / 8
+	tests := []struct {
+		name  string
+		input string
+	}{
+		{name: "empty children", input: "<message>" + strings.Repeat("<a/>", nodes-2) + "</message>"},
+		{name: "attributes", input: "<message>" + strings.Repeat("<a b='' c='' d='' e='' f='' g=''/>", nodes/7-1) + "</message>"},
+		{name: "text between children", input: "<message>" + strings.Repeat("x<a/>", nodes/2-1) + "</message>"},
+		{name: "prefixed attributes", input: "<message xmlns:p='urn:p'>" + strings.Repeat("<a p:b='' p:c=''/>", nodes/3-1) + "</message>"},
+		{name: "nested to MaxDepth", input: "<message>" + strings.Repeat(strings.Repeat("<a>", 62)+strings.Repeat("</a>", 62), nodes/63) + "</message>"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			var total uint64
+			kept, _ := retained(func() any {
+				var els []*stanza.Element
+				total = allocated(func() {
+					els, err = readStream(clientHeader+tc.input, stanza.Limits{MaxStanza: limit})
+				})
+				return els
+			})
+			checkErr(t, err, io.ErrUnexpectedEOF)
+			t.Logf("%d bytes in: tree %d bytes (%.1fx MaxStanza), %d allocated (%.1fx input)",
+				len(tc.input), kept, float64(kept)/limit, total, float64(total)/float64(len(tc.input)))
+			if kept > 16*limit {
+				t.Fatalf("tree of %d bytes kept for a %d-byte limit", kept, limit)
+			}
+			// Most of this is short-lived: encoding/xml boxes every token
+			// in an interface (about 100 bytes per empty element).
+			if total > 100*uint64(len(tc.input)) {
+				t.Fatalf("allocated %d bytes for %d", total, len(tc.input))
 			}
 		})
 	}

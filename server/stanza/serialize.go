@@ -7,6 +7,14 @@ import (
 )
 
 // Append serializes e, declaring its namespace, and appends the bytes to buf.
+//
+// Text, attribute values and namespace URIs are escaped (attributes are
+// quoted with ', so ' and " are escaped too), and characters XML 1.0 forbids
+// (C0 controls other than tab, CR and LF; invalid UTF-8; U+FFFE, U+FFFF) are
+// replaced by U+FFFD. Element and attribute names are written as they are:
+// parsed elements always have valid names, built ones must use NCNames. A
+// child whose Name.Space is empty inherits its parent's namespace; parsing
+// the output of a parsed element gives an equal tree.
 func Append(buf []byte, e *Element) []byte {
 	return AppendIn(buf, e, "")
 }
@@ -88,7 +96,9 @@ func appendAttrs(buf []byte, attrs []xml.Attr, decls bool) []byte {
 		default:
 			p := i
 			for j := range i {
-				if attrs[j].Name.Space == a.Name.Space {
+				// The first attribute written in this namespace declared
+				// the prefix (empty header attributes are not written).
+				if attrs[j].Name.Space == a.Name.Space && (!decls || attrs[j].Value != "") {
 					p = j
 					break
 				}

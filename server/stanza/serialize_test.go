@@ -221,6 +221,13 @@ func TestAppendStreamHeader(t *testing.T) {
 				"xmlns:stream='http://etherx.jabber.org/streams' from='a&apos;b'>",
 		},
 		{
+			name:  "namespaced attributes: the prefix is declared by the first one written",
+			ns:    stanza.NSClient,
+			attrs: []xml.Attr{nsAttr("urn:x", "a", ""), nsAttr("urn:x", "b", "1"), nsAttr("urn:x", "c", "2")},
+			want: "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'" +
+				" xmlns:ns1='urn:x' ns1:b='1' ns1:c='2'>",
+		},
+		{
 			name:  "prefix declarations; duplicates of the fixed ones are dropped",
 			ns:    stanza.NSServer,
 			attrs: []xml.Attr{nsAttr("xmlns", "db", "jabber:server:dialback"), attr("xmlns", "x"), nsAttr("xmlns", "stream", "y")},

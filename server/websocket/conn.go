@@ -1,0 +1,301 @@
+package websocket
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"mellium.im/xmpp/stream"
+
+	"github.com/parley-xmpp/parley/server"
+	"github.com/parley-xmpp/parley/server/httpx"
+	"github.com/parley-xmpp/parley/server/stanza"
+)
+
+// closeFrame is the RFC 7395 stream end, which Closing returns.
+const closeFrame = "<close xmlns='" + stanza.NSFraming + "'/>"
+
+// conn is one WebSocket connection and the transport of its session. The
+// handler goroutine reads and drives the session; a writer goroutine
+// (tracked by the server) drains the session's queue.
+type conn struct {
+	m      *Module
+	ws     *websocket.Conn
+	s      *server.Session
+	remote string
+	secure bool
+	params map[string]string
+
+	opened bool         // reader-owned: the current stream has a server <open/>
+	code   atomic.Int32 // close code of the final close frame (default 1000)
+}
+
+func (m *Module) serve(w http.ResponseWriter, r *http.Request) {
+	remote, secure := m.settings.Proxies.Client(r)
+	params := httpx.Params(r, m.settings.RegionHeader)
+	ws, err := m.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader answered with an HTTP error
+	}
+	c := &conn{m: m, ws: ws, remote: remote, secure: m.secure || secure, params: params}
+	c.s = m.srv.NewSession(c)
+	if c.s == nil {
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "shutting down"), time.Now().Add(time.Second))
+		_ = ws.Close()
+		return
+	}
+	if !m.srv.Go(c.writeLoop) {
+		c.s.Close(server.CloseShutdown, nil)
+		_ = ws.Close()
+		return
+	}
+	auth := time.AfterFunc(m.opts.AuthTimeout, func() {
+		if c.s.JID().Domainpart() == "" {
+			c.s.Close(server.CloseAuthTimeout, streamErr(stream.ConnectionTimeout, "authentication took too long"))
+		}
+	})
+	defer auth.Stop()
+	c.readLoop(r.Context())
+}
+
+// readLoop reads one message at a time until the session or the connection
+// ends.
+func (c *conn) readLoop(ctx context.Context) {
+	ws, max := c.ws, c.m.limits.MaxStanza
+	if max <= 0 {
+		max = stanza.DefaultMaxStanza
+	}
+	extend := func(string) error { return ws.SetReadDeadline(time.Now().Add(c.m.opts.ReadTimeout)) }
+	ws.SetPongHandler(extend)
+	ws.SetPingHandler(func(data string) error {
+		_ = extend(data)
+		err := ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(c.m.opts.WriteTimeout))
+		if err != nil && !errors.Is(err, websocket.ErrCloseSent) {
+			return err
+		}
+		return nil
+	})
+	for {
+		_ = extend("")
+		typ, r, err := ws.NextReader()
+		if err != nil {
+			c.transportGone()
+			return
+		}
+		if typ != websocket.TextMessage {
+			// RFC 7395 §3.2: text frames only; Prosody closes with 1003
+			// (SECURITY-CASES #63).
+			c.code.Store(websocket.CloseUnsupportedData)
+			c.s.Close(server.CloseStreamError, nil)
+			return
+		}
+		buf := c.m.bufs.Get().(*bytes.Buffer)
+		buf.Reset()
+		// No gorilla read limit: it would send close 1009 before the
+		// stream error could go out. Reading one byte past the limit is
+		// enough to know (SECURITY-CASES #69).
+		_, err = buf.ReadFrom(io.LimitReader(r, int64(max)+1))
+		if err != nil {
+			c.m.bufs.Put(buf)
+			c.transportGone()
+			return
+		}
+		if buf.Len() > max {
+			c.m.bufs.Put(buf)
+			c.fail(streamErr(stream.PolicyViolation, "stanza too large"))
+			return
+		}
+		el, err := stanza.Parse(buf.Bytes(), c.m.limits)
+		if buf.Cap() <= 64<<10 {
+			c.m.bufs.Put(buf)
+		}
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		if !c.dispatch(ctx, el) {
+			return
+		}
+	}
+}
+
+// dispatch hands one element to the session; false ends the read loop.
+func (c *conn) dispatch(ctx context.Context, el *stanza.Element) bool {
+	switch {
+	case el.Name.Space == stanza.NSFraming && el.Name.Local == "open":
+		h := openHeader(el)
+		if h.To == "" {
+			// Prosody's mod_c2s: a 'to' is required (SECURITY-CASES #14).
+			c.fail(streamErr(stream.ImproperAddressing, "a 'to' attribute is required on <open/>"))
+			return false
+		}
+		err := c.s.Open(h)
+		c.opened = true
+		if err != nil {
+			c.s.Fail(err)
+			return false
+		}
+		return true
+	case el.Name.Space == stanza.NSFraming && el.Name.Local == "close":
+		// RFC 7395 §3.6: answer <close/>, then close the WebSocket
+		// (SECURITY-CASES #73).
+		c.s.Close(server.ClosePeer, nil)
+		return false
+	case el.Name.Space == stanza.NSStream && el.Name.Local == "error":
+		c.m.log.Info("client sent a stream error", "remote", c.remote, "error", el.String())
+		c.s.Close(server.ClosePeer, nil)
+		return false
+	case el.Name.Space == stanza.NSStream || el.Name.Space == stanza.NSFraming:
+		// <stream:stream> over WebSocket, or unknown framing (#72).
+		c.fail(streamErr(stream.InvalidNamespace, "expected <open xmlns='"+stanza.NSFraming+"'/>"))
+		return false
+	}
+	httpx.SetNamespace(el, "", stanza.NSClient)
+	act, err := c.s.Handle(ctx, el)
+	if err != nil {
+		c.fail(err)
+		return false
+	}
+	if act == server.ActionRestart {
+		c.opened = false
+	}
+	return true
+}
+
+// openHeader reads the stream attributes of an RFC 7395 <open/>.
+func openHeader(el *stanza.Element) stanza.Header {
+	return stanza.Header{
+		NS:      stanza.NSClient,
+		To:      el.Get("to"),
+		From:    el.Get("from"),
+		ID:      el.Get("id"),
+		Version: el.Get("version"),
+		Lang:    el.Lang(),
+	}
+}
+
+// fail ends the session with a stream error. A stream that was never
+// answered with <open/> gets one first, as Prosody's session_close does:
+// Session.Open writes the server's header before it validates anything, and
+// its error is replaced by err.
+func (c *conn) fail(err error) {
+	if !c.opened {
+		_ = c.s.Open(stanza.Header{})
+		c.opened = true
+	}
+	c.s.Fail(err)
+}
+
+// transportGone is the only path by which a vanished connection (network
+// error, close frame without <close/>, read timeout) ends a session; a
+// later stream management can hibernate the session here instead.
+func (c *conn) transportGone() {
+	c.s.Close(server.CloseTransportGone, nil)
+}
+
+// writeLoop drains the session's queue, one WebSocket message per frame,
+// pings while idle, and ends the connection when the session ends.
+func (c *conn) writeLoop() {
+	ping := time.NewTicker(c.m.opts.PingInterval)
+	defer ping.Stop()
+	var batch [][]byte
+	for {
+		frames, final, closed := c.s.Take(batch)
+		for _, f := range frames {
+			if err := c.write(f); err != nil {
+				c.s.Close(server.CloseIOError, nil)
+				_ = c.ws.Close()
+				return
+			}
+		}
+		clear(frames)
+		batch = frames[:0]
+		if closed {
+			c.finish(final)
+			return
+		}
+		select {
+		case <-c.s.Wake():
+		case <-ping.C:
+			err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.m.opts.WriteTimeout))
+			if err != nil {
+				c.transportGone()
+			}
+		}
+	}
+}
+
+func (c *conn) write(f []byte) error {
+	if len(f) == 0 {
+		return nil
+	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.m.opts.WriteTimeout))
+	return c.ws.WriteMessage(websocket.TextMessage, f)
+}
+
+// finish writes the session's last bytes (a stream error and <close/>,
+// each its own message), a close frame, and closes the connection. A
+// session that ended because the connection did has nothing to write.
+func (c *conn) finish(final []byte) {
+	defer c.ws.Close()
+	if len(final) == 0 {
+		return
+	}
+	var err error
+	if rest, ok := bytes.CutSuffix(final, []byte(closeFrame)); ok {
+		if err = c.write(rest); err == nil {
+			err = c.write([]byte(closeFrame))
+		}
+	} else {
+		err = c.write(final)
+	}
+	if err != nil {
+		return
+	}
+	code := int(c.code.Load())
+	if code == 0 {
+		code = websocket.CloseNormalClosure
+	}
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(c.m.opts.WriteTimeout))
+}
+
+// Transport implementation.
+
+// Kind implements server.Transport.
+func (c *conn) Kind() string { return "websocket" }
+
+// Header frames the server's <open/> (RFC 7395 §3.3.2).
+func (c *conn) Header(h server.OutHeader) []byte {
+	el := stanza.New(stanza.NSFraming, "open").
+		Set("from", h.From).Set("id", h.ID).Set("to", h.To).Set("version", h.Version)
+	if h.Lang != "" {
+		el.Attr = append(el.Attr, xmlLang(h.Lang))
+	}
+	return stanza.Append(nil, el)
+}
+
+// Frame implements server.Transport: a standalone jabber:client stanza.
+func (c *conn) Frame(el *stanza.Element) []byte { return httpx.AppendStanza(nil, el) }
+
+// StreamElement implements server.Transport: a standalone stream element.
+func (c *conn) StreamElement(el *stanza.Element) []byte { return httpx.AppendStreamElement(nil, el) }
+
+// Closing implements server.Transport: RFC 7395 <close/>.
+func (c *conn) Closing() []byte { return []byte(closeFrame) }
+
+// Secure implements server.Transport.
+func (c *conn) Secure() bool { return c.secure }
+
+// RemoteAddr implements server.Transport.
+func (c *conn) RemoteAddr() string { return c.remote }
+
+// Params implements server.Transport.
+func (c *conn) Params() map[string]string { return c.params }
+
+// Abort implements server.Aborter: a blocked write fails at once.
+func (c *conn) Abort() { _ = c.ws.NetConn().SetWriteDeadline(time.Now()) }
