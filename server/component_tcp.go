@@ -102,7 +102,7 @@ func (srv *Server) serveComponent(conn net.Conn) {
 		el, err := rd.Next()
 		if err != nil {
 			switch {
-			case errors.Is(err, stanza.ErrStreamEnd), errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+			case errors.Is(err, stanza.ErrStreamEnd), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
 				c.close(nil, false)
 			default:
 				c.close(err, false)
