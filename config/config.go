@@ -146,11 +146,12 @@ func (e *ConfigError) Pos() Pos { return Pos{e.File, e.Line} }
 type LoadOption func(*settings)
 
 type settings struct {
-	ctx     context.Context
-	timeout time.Duration
-	env     func(string) (string, bool)
-	fsys    fileSystem
-	logger  *slog.Logger
+	ctx        context.Context
+	timeout    time.Duration
+	stuckGrace time.Duration
+	env        func(string) (string, bool)
+	fsys       fileSystem
+	logger     *slog.Logger
 }
 
 // WithEnv sets the environment lookup used by ENV_<NAME> globals,
@@ -211,11 +212,12 @@ func WithLogger(l *slog.Logger) LoadOption {
 
 func newSettings(opts []LoadOption) *settings {
 	s := &settings{
-		ctx:     context.Background(),
-		timeout: DefaultTimeout,
-		env:     os.LookupEnv,
-		fsys:    osFS{},
-		logger:  slog.New(slog.DiscardHandler),
+		ctx:        context.Background(),
+		timeout:    DefaultTimeout,
+		stuckGrace: time.Second,
+		env:        os.LookupEnv,
+		fsys:       osFS{},
+		logger:     slog.New(slog.DiscardHandler),
 	}
 	for _, o := range opts {
 		o(s)

@@ -39,7 +39,10 @@
 //
 // Evaluation runs under a context deadline (WithTimeout, default
 // DefaultTimeout; WithContext for cancellation), checked on every Lua
-// instruction, so `while true do end` fails instead of hanging. The
+// instruction, so `while true do end` fails instead of hanging. A library
+// call that never looks at the context (a pattern match with pathological
+// backtracking) is abandoned one second after the deadline: Load returns
+// the timeout error and the stuck goroutine finishes in the background. The
 // config gets a sandbox rather than Prosody's full global table: no
 // require, load, loadstring, dofile, package, coroutine, os.execute,
 // os.exit, os.remove or io.popen; io.open reads only; string.rep and every
@@ -58,7 +61,9 @@
 // Prosody's rules and Config.Log interprets the `log` option.
 //
 // Differences from Prosody worth knowing: host names are only
-// lower-cased (no full stringprep); a list option copied with `b = a` is
+// lower-cased (no full stringprep) and an empty name is rejected;
+// `VirtualHost "*"` selects the global section and `Component "*"` is an
+// error; a list option copied with `b = a` is
 // stored as its value instead of Prosody's proxy object; RunScript runs in
 // the sandbox; Lua 5.1 syntax (no integer division or bit operators).
 package config

@@ -218,6 +218,9 @@ func (fe *fileEnv) component(L *lua.LState) int {
 	L.Push(L.NewFunction(func(L *lua.LState) int {
 		arg := L.Get(1)
 		if typ, ok := arg.(lua.LString); ok {
+			if typ == "" {
+				fe.fail(L, nil, "Component %q has an empty type (leave it out for an external component)", name)
+			}
 			sec.vals.RawSetString("component_module", typ)
 			sec.resetFrom = ""
 			L.Push(L.NewFunction(func(L *lua.LState) int {

@@ -100,8 +100,12 @@ func TestErrors(t *testing.T) {
 		{name: "timeout inside pcall", src: "x = 1\nwhile true do pcall(function() while true do end end) end\n",
 			opts: []config.LoadOption{config.WithTimeout(50 * time.Millisecond)}, wantLine: 2, wantIs: context.DeadlineExceeded},
 		{name: "deep recursion", src: "local function f(n) return 1 + f(n + 1) end\nx = f(1)\n", wantLine: 1, wantMsg: "stack overflow"},
+		{name: "empty component type", src: "Component \"c.example.com\" \"\"\n", wantLine: 1,
+			wantMsg: "Component \"c.example.com\" has an empty type"},
 		{name: "component_module of the wrong type", src: "Component \"c.example.com\"\n  component_module = { }\n", wantLine: 2,
-			wantMsg: "component_module of \"c.example.com\" must be a string"},
+			wantMsg: "component_module of \"c.example.com\" must be a non-empty string"},
+		{name: "empty component_module", src: "Component \"c.example.com\"\n  component_module = \"\"\n", wantLine: 2,
+			wantMsg: "must be a non-empty string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
@@ -65,9 +66,40 @@ type evaluator struct {
 	depth    int
 }
 
+// evaluate runs the configuration under the context deadline. The Lua VM
+// checks the context on every instruction, but a library call (a pattern
+// match with heavy backtracking, say) does not; such a run is abandoned
+// stuckGrace after the deadline, leaving its goroutine to finish in the
+// background, so a config can never hang the caller.
 func evaluate(name string, src []byte, s *settings) (*Config, error) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.timeout)
 	defer cancel()
+	type result struct {
+		cfg *Config
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		cfg, err := run(ctx, name, src, s)
+		done <- result{cfg, err}
+	}()
+	select {
+	case r := <-done:
+		return r.cfg, r.err
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(s.stuckGrace)
+	defer t.Stop()
+	select {
+	case r := <-done:
+		return r.cfg, r.err
+	case <-t.C:
+		return nil, &ConfigError{File: name, Err: ctx.Err(),
+			Msg: fmt.Sprintf("evaluation stopped: %v (abandoned while inside a library call)", ctx.Err())}
+	}
+}
+
+func run(ctx context.Context, name string, src []byte, s *settings) (*Config, error) {
 	L := lua.NewState(lua.Options{
 		SkipOpenLibs:        true,
 		CallStackSize:       maxCallDepth,
@@ -362,9 +394,13 @@ func (ev *evaluator) build() (*Config, error) {
 			continue
 		}
 		s, ok := typ.(lua.LString)
-		if !ok {
+		if !ok || s == "" {
 			p := sec.optPos["component_module"]
-			return nil, &ConfigError{File: p.File, Line: p.Line, Msg: fmt.Sprintf("component_module of %q must be a string, not a %s", sec.name, typ.Type())}
+			what := "an empty string"
+			if !ok {
+				what = "a " + typ.Type().String()
+			}
+			return nil, &ConfigError{File: p.File, Line: p.Line, Msg: fmt.Sprintf("component_module of %q must be a non-empty string, not %s", sec.name, what)}
 		}
 		if sec.resetFrom != "" {
 			ev.warn(sec.resetPos, "Component %q re-declared without a type: its type %q is replaced by \"component\" (external), as Prosody does", sec.name, sec.resetFrom)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/parley-xmpp/parley/config"
 	"github.com/parley-xmpp/parley/server"
+	"github.com/parley-xmpp/parley/server/storage"
 )
 
 //go:embed default.cfg.lua
@@ -134,11 +135,11 @@ func (c *cli) checkConfig() error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(cfg, allModules(slog.New(slog.NewTextHandler(io.Discard, nil)))...)
-	if err != nil {
+	// Validate without touching the data directory.
+	opts := append(allModules(slog.New(slog.NewTextHandler(io.Discard, nil))), server.WithStore(storage.NewMemoryStore()))
+	if _, err := server.New(cfg, opts...); err != nil {
 		return err
 	}
-	_ = srv
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(c.stdout, "warning:", w.String())
 	}
@@ -160,6 +161,7 @@ func (c *cli) serve(ctx context.Context) error {
 	for _, w := range cfg.Warnings {
 		log.Warn("config", "warning", w.String())
 	}
+	reportIgnoredOptions(cfg, log, nil)
 	opts := append(allModules(log), server.WithLogger(log), server.WithVersion(version))
 	srv, err := server.New(cfg, opts...)
 	if err != nil {
