@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/base64"
 	"strings"
 	"testing"
 
@@ -187,3 +188,5 @@ func TestMessageAndPresence(t *testing.T) {
 func iq(typ, to string, payload *stanza.Element) *stanza.Element {
 	return stanza.New(stanza.NSClient, "iq").Set("type", typ).Set("to", to).Add(payload)
 }
+
+func base64Std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

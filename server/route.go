@@ -14,6 +14,9 @@ import (
 // kind, stamps the session's full JID as the sender (RFC 6120 §8.1.2.1) and
 // routes it.
 func (s *Session) handleStanza(ctx context.Context, el *stanza.Element) error {
+	if el.Name.Space == nsSM {
+		return s.handleSM(ctx, el)
+	}
 	if el.Name.Space != stanza.NSClient {
 		if h := s.host.nonza[el.Name.Space]; h != nil {
 			return h(ctx, s, el)
@@ -25,6 +28,7 @@ func (s *Session) handleStanza(ctx context.Context, el *stanza.Element) error {
 	default:
 		return streamErr(stream.UnsupportedStanzaType, "unsupported element "+el.Name.Local)
 	}
+	s.countInbound()
 	full := s.JID()
 	if from := el.Get("from"); from != "" {
 		fj, err := jid.Parse(from)

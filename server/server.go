@@ -55,6 +55,11 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	smOpts     smOptions
+	smMu       sync.Mutex
+	smSessions map[string]*Session
+	smOld      map[string]uint32
+
 	lmu       sync.Mutex
 	listeners map[string][]net.Listener
 	httpSrv   []*http.Server
@@ -95,8 +100,15 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		cancel:     cancel,
 		listeners:  map[string][]net.Listener{},
 		live:       map[*Session]struct{}{},
+		smOpts:     defaultSMOptions(),
+		smSessions: map[string]*Session{},
+		smOld:      map[string]uint32{},
 	}
 	global := sectionView{cfg: cfg}
+	if err := srv.readSMOptions(); err != nil {
+		cancel()
+		return nil, err
+	}
 	srv.limits = stanza.Limits{MaxStanza: intOr(global.str("c2s_stanza_size_limit", ""), stanza.DefaultMaxStanza)}
 	if err := srv.setupStore(); err != nil {
 		cancel()
@@ -351,7 +363,8 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	httpSrv := append([]*http.Server(nil), srv.httpSrv...)
 	srv.lmu.Unlock()
 	for _, hs := range httpSrv {
-		if err := hs.Shutdown(ctx); err != nil {
+		// The listeners are already closed; only a timeout matters here.
+		if err := hs.Shutdown(ctx); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)
 		}
 	}
@@ -464,4 +477,19 @@ func (srv *Server) NewSession(t Transport) *Session {
 		srv.lmu.Unlock()
 	})
 	return s
+}
+
+// readSMOptions reads Prosody's mod_smacks options.
+func (srv *Server) readSMOptions() error {
+	g := sectionView{cfg: srv.cfg}
+	if o, ok := g.get("smacks_hibernation_time"); ok {
+		d, err := o.AsDuration()
+		if err != nil {
+			return err
+		}
+		srv.smOpts.hibernation = d
+	}
+	srv.smOpts.maxUnacked = intOr(g.str("smacks_max_unacked_stanzas", ""), srv.smOpts.maxUnacked)
+	srv.smOpts.maxQueue = intOr(g.str("smacks_max_queue_size", ""), srv.smOpts.maxQueue)
+	return nil
 }

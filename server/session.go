@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -54,6 +55,9 @@ const (
 	CloseAuthTimeout   CloseReason = "auth_timeout"
 	CloseIdle          CloseReason = "idle"
 	CloseTransportGone CloseReason = "transport_gone"
+	CloseResumed       CloseReason = "resumed"
+	CloseHibernation   CloseReason = "hibernation_timeout"
+	CloseSMOverflow    CloseReason = "sm_queue_overflow"
 )
 
 // Session is one client stream, independent of its transport. Its
@@ -73,7 +77,6 @@ type Session struct {
 	exchange    auth.Exchange
 	authFails   int
 	username    string
-	restartDone chan struct{}
 
 	mu         sync.Mutex
 	full       jid.JID
@@ -86,6 +89,11 @@ type Session struct {
 	closed     bool
 	reason     CloseReason
 	onClose    []func()
+
+	sm          *smState    // XEP-0198 state once enabled
+	hibernating bool        // transport gone, waiting for a resumption
+	hibernation *time.Timer // ends the hibernation
+	movedTo     *Session    // the session that resumed this one
 }
 
 func newSession(srv *Server, t Transport) *Session {
@@ -129,9 +137,37 @@ func (s *Session) Host() *Host { return s.host }
 func (s *Session) Params() map[string]string { return s.t.Params() }
 
 // Send queues el for the client. A full queue closes the session as a slow
-// consumer.
+// consumer. With stream management on, el is also kept until the client
+// acknowledges it, so the caller must not modify el afterwards.
 func (s *Session) Send(el *stanza.Element) {
-	s.push(s.t.Frame(el))
+	frame := s.t.Frame(el)
+	s.mu.Lock()
+	if s.movedTo != nil {
+		next := s.movedTo
+		s.mu.Unlock()
+		next.Send(el)
+		return
+	}
+	if s.sm == nil {
+		s.mu.Unlock()
+		s.push(frame)
+		return
+	}
+	// Counting and queueing under one lock keeps the client's h and our
+	// unacked list in the same order.
+	overflow, requestAck := s.sm.sent(el, s.srv.smOpts)
+	_, full := s.queue().push(frame)
+	if requestAck {
+		s.queue().push(s.t.Frame(stanza.New(nsSM, "r")))
+	}
+	s.mu.Unlock()
+	switch {
+	case full:
+		s.log.Warn("outbound queue full, closing")
+		s.closeWith(CloseSlowConsumer, streamErr(stream.PolicyViolation, "outbound queue full: the client does not read"), true)
+	case overflow:
+		s.closeWith(CloseSMOverflow, streamErr(stream.ResourceConstraint, "too many unacknowledged stanzas"), false)
+	}
 }
 
 func (s *Session) push(frame []byte) {
@@ -225,6 +261,7 @@ func (s *Session) features() *stanza.Element {
 	}
 	f.Add(stanza.New(nsBind, "bind"))
 	f.Add(stanza.New(nsSession, "session").Add(stanza.New(nsSession, "optional")))
+	f.Add(stanza.New(nsSM, "sm"))
 	for _, sf := range s.host.streamFeatures {
 		if el := sf(s); el != nil {
 			f.Add(el)
@@ -366,6 +403,14 @@ func (s *Session) saslFail(err error) (Action, error) {
 }
 
 func (s *Session) handleBind(ctx context.Context, el *stanza.Element) error {
+	if el.Name.Space == nsSM {
+		if el.Name.Local == "resume" {
+			s.resume(el)
+		} else {
+			s.push(s.t.Frame(smFailed("unexpected-request")))
+		}
+		return nil
+	}
 	if el.Name.Local != "iq" || el.Name.Space != stanza.NSClient {
 		return streamErr(stream.NotAuthorized, "bind a resource first")
 	}
@@ -455,6 +500,16 @@ func (s *Session) closeWith(reason CloseReason, streamError error, discard bool)
 		s.mu.Unlock()
 		return
 	}
+	if transportLost(reason) && s.sm != nil && s.sm.resumable && !s.srv.isStopping() {
+		if !s.hibernating {
+			s.hibernate()
+		}
+		s.mu.Unlock()
+		return
+	}
+	if s.hibernation != nil {
+		s.hibernation.Stop()
+	}
 	s.closed = true
 	s.reason = reason
 	onClose := s.onClose
@@ -477,7 +532,10 @@ func (s *Session) closeWith(reason CloseReason, streamError error, discard bool)
 	if a, ok := s.t.(Aborter); ok && discard {
 		a.Abort()
 	}
-	s.srv.unbind(s)
+	if reason != CloseResumed {
+		s.srv.unbind(s)
+		s.bounceUnacked()
+	}
 	for _, f := range onClose {
 		f()
 	}
