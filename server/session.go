@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"time"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -11,6 +10,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stream"
@@ -71,12 +71,12 @@ type Session struct {
 	id  string
 	log *slog.Logger
 
-	state       sessionState
-	host        *Host
-	lang        string
-	exchange    auth.Exchange
-	authFails   int
-	username    string
+	state     sessionState
+	host      *Host
+	lang      string
+	exchange  auth.Exchange
+	authFails int
+	username  string
 
 	mu         sync.Mutex
 	full       jid.JID

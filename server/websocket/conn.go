@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,13 @@ const closeFrame = "<close xmlns='" + stanza.NSFraming + "'/>"
 // conn is one WebSocket connection and the transport of its session. The
 // handler goroutine reads and drives the session; a writer goroutine
 // (tracked by the server) drains the session's queue.
+//
+// Closing follows RFC 6455 §7: after the session's last frames and our
+// close frame, the reader keeps reading (and discarding) until the
+// client's close frame or closeTimeout, then closes the TCP connection, so
+// that unread client data does not turn the close into a reset that loses
+// the stream error. When reads are no longer possible the writer closes the
+// connection after its last write.
 type conn struct {
 	m      *Module
 	ws     *websocket.Conn
@@ -31,9 +39,24 @@ type conn struct {
 	secure bool
 	params map[string]string
 
-	opened bool         // reader-owned: the current stream has a server <open/>
-	code   atomic.Int32 // close code of the final close frame (default 1000)
+	opened       bool         // reader-owned: the current stream has a server <open/>
+	draining     bool         // reader-owned: the session ended; waiting for the close frame
+	code         atomic.Int32 // close code of the final close frame (default 1000)
+	writerCloses atomic.Bool  // the reader is gone: the writer closes the connection
 }
+
+// closeTimeout bounds the wait for the client's close frame (Prosody's
+// c2s_close_timeout default).
+const closeTimeout = 5 * time.Second
+
+// readEnd says how the read loop ended.
+type readEnd int
+
+const (
+	endBroken  readEnd = iota // the connection failed: close it now
+	endDrain                  // the session ended: wait for the close frame
+	endHandoff                // reads failed but our last frames are pending: the writer closes
+)
 
 func (m *Module) serve(w http.ResponseWriter, r *http.Request) {
 	remote, secure := m.settings.Proxies.Client(r)
@@ -54,23 +77,40 @@ func (m *Module) serve(w http.ResponseWriter, r *http.Request) {
 		_ = ws.Close()
 		return
 	}
-	auth := time.AfterFunc(m.opts.AuthTimeout, func() {
-		if c.s.JID().Domainpart() == "" {
-			c.s.Close(server.CloseAuthTimeout, streamErr(stream.ConnectionTimeout, "authentication took too long"))
-		}
-	})
-	defer auth.Stop()
-	c.readLoop(r.Context())
+	switch c.readLoop(r.Context()) {
+	case endDrain:
+		c.drain()
+		_ = ws.Close()
+	case endBroken:
+		_ = ws.Close()
+	case endHandoff:
+	}
 }
 
 // readLoop reads one message at a time until the session or the connection
 // ends.
-func (c *conn) readLoop(ctx context.Context) {
+func (c *conn) readLoop(ctx context.Context) readEnd {
 	ws, max := c.ws, c.m.limits.MaxStanza
 	if max <= 0 {
 		max = stanza.DefaultMaxStanza
 	}
-	extend := func(string) error { return ws.SetReadDeadline(time.Now().Add(c.m.opts.ReadTimeout)) }
+	// The auth timeout is a read deadline too, so that this goroutine,
+	// which drives the session, is the one that closes it: until a
+	// resource is bound, no deadline goes past authDeadline.
+	authDeadline := time.Now().Add(c.m.opts.AuthTimeout)
+	bound := false
+	extend := func(string) error {
+		if c.draining {
+			return nil
+		}
+		d := time.Now().Add(c.m.opts.ReadTimeout)
+		if !bound {
+			if bound = c.s.JID().Domainpart() != ""; !bound && d.After(authDeadline) {
+				d = authDeadline
+			}
+		}
+		return ws.SetReadDeadline(d)
+	}
 	ws.SetPongHandler(extend)
 	ws.SetPingHandler(func(data string) error {
 		_ = extend(data)
@@ -84,31 +124,39 @@ func (c *conn) readLoop(ctx context.Context) {
 		_ = extend("")
 		typ, r, err := ws.NextReader()
 		if err != nil {
+			if !bound && !time.Now().Before(authDeadline) && isTimeout(err) {
+				// Reads are over (gorilla's read errors are permanent):
+				// the writer sends the stream error and closes.
+				c.writerCloses.Store(true)
+				c.s.Close(server.CloseAuthTimeout, streamErr(stream.ConnectionTimeout, "authentication took too long"))
+				return endHandoff
+			}
 			c.transportGone()
-			return
+			return endBroken
 		}
 		if typ != websocket.TextMessage {
 			// RFC 7395 §3.2: text frames only; Prosody closes with 1003
 			// (SECURITY-CASES #63).
 			c.code.Store(websocket.CloseUnsupportedData)
 			c.s.Close(server.CloseStreamError, nil)
-			return
+			return endDrain
 		}
 		buf := c.m.bufs.Get().(*bytes.Buffer)
 		buf.Reset()
 		// No gorilla read limit: it would send close 1009 before the
 		// stream error could go out. Reading one byte past the limit is
-		// enough to know (SECURITY-CASES #69).
+		// enough to know (SECURITY-CASES #69); the rest of the message is
+		// skipped while draining.
 		_, err = buf.ReadFrom(io.LimitReader(r, int64(max)+1))
 		if err != nil {
 			c.m.bufs.Put(buf)
 			c.transportGone()
-			return
+			return endBroken
 		}
 		if buf.Len() > max {
 			c.m.bufs.Put(buf)
 			c.fail(streamErr(stream.PolicyViolation, "stanza too large"))
-			return
+			return endDrain
 		}
 		el, err := stanza.Parse(buf.Bytes(), c.m.limits)
 		if buf.Cap() <= 64<<10 {
@@ -116,12 +164,29 @@ func (c *conn) readLoop(ctx context.Context) {
 		}
 		if err != nil {
 			c.fail(err)
-			return
+			return endDrain
 		}
 		if !c.dispatch(ctx, el) {
+			return endDrain
+		}
+	}
+}
+
+// drain discards what the client still sends until its close frame, an
+// error, or closeTimeout.
+func (c *conn) drain() {
+	c.draining = true
+	_ = c.ws.SetReadDeadline(time.Now().Add(closeTimeout))
+	for {
+		if _, _, err := c.ws.NextReader(); err != nil {
 			return
 		}
 	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // dispatch hands one element to the session; false ends the read loop.
@@ -239,11 +304,13 @@ func (c *conn) write(f []byte) error {
 }
 
 // finish writes the session's last bytes (a stream error and <close/>,
-// each its own message), a close frame, and closes the connection. A
-// session that ended because the connection did has nothing to write.
+// each its own message) and a close frame. A session that ended because
+// the connection did has nothing to write, and its connection is closed at
+// once; otherwise the reader closes it after the client's close frame,
+// unless it is gone already.
 func (c *conn) finish(final []byte) {
-	defer c.ws.Close()
 	if len(final) == 0 {
+		_ = c.ws.Close()
 		return
 	}
 	var err error
@@ -254,14 +321,16 @@ func (c *conn) finish(final []byte) {
 	} else {
 		err = c.write(final)
 	}
-	if err != nil {
-		return
+	if err == nil {
+		code := int(c.code.Load())
+		if code == 0 {
+			code = websocket.CloseNormalClosure
+		}
+		err = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(c.m.opts.WriteTimeout))
 	}
-	code := int(c.code.Load())
-	if code == 0 {
-		code = websocket.CloseNormalClosure
+	if err != nil || c.writerCloses.Load() {
+		_ = c.ws.Close()
 	}
-	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(c.m.opts.WriteTimeout))
 }
 
 // Transport implementation.
