@@ -167,7 +167,6 @@ func (srv *Server) startQueueWriter(conn net.Conn, q *outQueue, fail func(), clo
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		w := bufio.NewWriterSize(conn, 8192)
 		var batch [][]byte
 		for {
 			frames, final, closed := q.take(batch)
@@ -178,18 +177,7 @@ func (srv *Server) startQueueWriter(conn net.Conn, q *outQueue, fail func(), clo
 				_ = conn.Close()
 				return
 			}
-			var err error
-			for _, f := range frames {
-				if _, err = w.Write(f); err != nil {
-					break
-				}
-			}
-			if err == nil && closed {
-				_, err = w.Write(final)
-			}
-			if err == nil {
-				err = w.Flush()
-			}
+			err := srv.writeBatch(conn, frames, final)
 			if err != nil {
 				fail()
 				_ = conn.Close()
@@ -205,4 +193,32 @@ func (srv *Server) startQueueWriter(conn net.Conn, q *outQueue, fail func(), clo
 		}
 	}()
 	return done
+}
+
+// writeBatch writes frames then final through a pooled buffer and flushes
+// once. Buffers are taken only while a batch is written, so an idle
+// connection keeps none (idle buffers dominate per-session memory
+// otherwise, as tailscale's derp found).
+func (srv *Server) writeBatch(conn net.Conn, frames [][]byte, final []byte) error {
+	if len(frames) == 0 && len(final) == 0 {
+		return nil
+	}
+	w, _ := srv.writers.Get().(*bufio.Writer)
+	if w == nil {
+		w = bufio.NewWriterSize(nil, 8192)
+	}
+	w.Reset(conn)
+	defer func() {
+		w.Reset(nil)
+		srv.writers.Put(w)
+	}()
+	for _, f := range frames {
+		if _, err := w.Write(f); err != nil {
+			return err
+		}
+	}
+	if _, err := w.Write(final); err != nil {
+		return err
+	}
+	return w.Flush()
 }

@@ -60,6 +60,8 @@ type Server struct {
 	smSessions map[string]*Session
 	smOld      map[string]uint32
 
+	writers sync.Pool // *bufio.Writer for connection writers
+
 	lmu       sync.Mutex
 	listeners map[string][]net.Listener
 	httpSrv   []*http.Server

@@ -82,6 +82,9 @@ func Start(t testing.TB, cfgText string, opts ...Option) *Server {
 		t.Fatalf("servertest: config: %v", err)
 	}
 	level := slog.LevelWarn
+	if _, bench := t.(*testing.B); bench {
+		level = slog.LevelError // benchmark output is always shown
+	}
 	if os.Getenv("PARLEY_TEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
