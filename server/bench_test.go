@@ -2,14 +2,16 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"runtime"
 	"strconv"
 	"testing"
 
 	"mellium.im/sasl"
 
+	"github.com/parley-xmpp/parley/config"
+	"github.com/parley-xmpp/parley/server"
 	"github.com/parley-xmpp/parley/server/servertest"
-	"github.com/parley-xmpp/parley/server/stanza"
 )
 
 // BenchmarkRouteMessage measures one chat message through the server over
@@ -97,4 +99,25 @@ func BenchmarkSessionMemory(b *testing.B) {
 	}
 }
 
-var _ = stanza.NSClient
+// BenchmarkServerStart measures what servertest.Start does for a
+// two-host config: parse, build, listen on port 0, then shut down (the goal
+// is under 50 ms per test server).
+func BenchmarkServerStart(b *testing.B) {
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		cfg, err := config.Parse("bench.cfg.lua", []byte(servertest.Defaults+twoHosts))
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv, err := server.New(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := srv.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if err := srv.Shutdown(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net"
@@ -51,4 +52,21 @@ func SelfSigned(names ...string) (server, client *tls.Config, err error) {
 	}
 	client = &tls.Config{RootCAs: pool, ServerName: names[0], MinVersion: tls.VersionTLS12}
 	return server, client, nil
+}
+
+// SelfSignedPEM is SelfSigned returning the certificate and key as PEM, for
+// tests of certificate loading from files.
+func SelfSignedPEM(names ...string) (certPEM, keyPEM []byte, client *tls.Config, err error) {
+	server, client, err := SelfSigned(names...)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c := server.Certificates[0]
+	keyDER, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("servertest: marshal key: %w", err)
+	}
+	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]})
+	keyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+	return certPEM, keyPEM, client, nil
 }
