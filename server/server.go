@@ -287,11 +287,13 @@ func (srv *Server) Start(ctx context.Context) error {
 
 func (srv *Server) loadModules(ctx context.Context) error {
 	loadedServer := map[string]bool{}
+	reported := map[string]bool{}
 	for _, h := range srv.hostOrder {
 		for _, name := range srv.cfg.Modules(h.Config) {
 			m, ok := srv.opts.modules[name]
 			if !ok {
-				if !builtinModules[name] {
+				if !builtinModules[name] && !reported[name] {
+					reported[name] = true
 					srv.ignoredModule(name, h.Name)
 				}
 				continue
