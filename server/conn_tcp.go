@@ -129,7 +129,7 @@ func (srv *Server) readLoop(ctx context.Context, s *Session, t *tcpTransport, rd
 			}
 			tc, err := srv.handshakeTLS(t.conn)
 			if err != nil {
-				s.log.Info("STARTTLS handshake failed", "err", err)
+				s.logger().Info("STARTTLS handshake failed", "err", err)
 				return io.EOF
 			}
 			t.conn, t.secure = tc, true

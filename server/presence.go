@@ -81,7 +81,7 @@ func (srv *Server) broadcastPresence(ctx context.Context, s *Session, el *stanza
 	}
 	roster, err := s.host.loadRoster(ctx, full.Localpart())
 	if err != nil {
-		s.log.Error("roster load failed", "err", err)
+		s.logger().Error("roster load failed", "err", err)
 	}
 	if roster != nil {
 		for cj, item := range roster.Items {

@@ -245,7 +245,7 @@ func (srv *Server) presenceSubscriptionOut(ctx context.Context, s *Session, el *
 		return "", false
 	})
 	if err != nil {
-		s.log.Error("roster update failed", "err", err)
+		s.logger().Error("roster update failed", "err", err)
 	}
 	out := stanza.New(stanza.NSClient, "presence").Set("type", typ).Set("from", bare).Set("to", contact)
 	srv.route(ctx, out)

@@ -102,13 +102,13 @@ func (srv *Server) bind(ctx context.Context, s *Session, full jid.JID) error {
 	s.bare = full.Bare().String()
 	s.mu.Unlock()
 	if old := srv.router.Bind(full.String(), s.bare, s); old != nil && old != s {
-		old.log.Info("resource conflict: replaced by a new session")
+		old.logger().Info("resource conflict: replaced by a new session")
 		old.Close(CloseReplaced, streamErr(stream.Conflict, "replaced by a new connection"))
 	}
 	srv.metrics.sessions.Inc()
-	s.log = s.log.With("jid", full.String())
+	s.setLogger(s.logger().With("jid", full.String()))
 	if err := s.host.Events.ResourceBound.Fire(ctx, &SessionEvent{Session: s}); err != nil && !isStop(err) {
-		s.log.Error("resource-bind hook failed", "err", err)
+		s.logger().Error("resource-bind hook failed", "err", err)
 	}
 	return nil
 }
@@ -128,6 +128,6 @@ func (srv *Server) unbind(s *Session) {
 	ctx := srv.ctx
 	srv.presenceGone(ctx, s)
 	if err := s.host.Events.SessionClosed.Fire(ctx, &SessionEvent{Session: s}); err != nil && !isStop(err) {
-		s.log.Error("resource-unbind hook failed", "err", err)
+		s.logger().Error("resource-unbind hook failed", "err", err)
 	}
 }

@@ -69,7 +69,7 @@ type Session struct {
 	t   Transport
 	qp  atomic.Pointer[outQueue]
 	id  string
-	log *slog.Logger
+	lg  atomic.Pointer[slog.Logger] // replaced as the session learns its host and JID
 
 	state     sessionState
 	host      *Host
@@ -98,15 +98,14 @@ type Session struct {
 
 func newSession(srv *Server, t Transport) *Session {
 	id := randomID()
-	s := &Session{
-		srv: srv,
-		t:   t,
-		id:  id,
-		log: srv.log.With("conn", t.Kind()+"/"+id, "remote", t.RemoteAddr()),
-	}
+	s := &Session{srv: srv, t: t, id: id}
+	s.setLogger(srv.log.With("conn", t.Kind()+"/"+id, "remote", t.RemoteAddr()))
 	s.qp.Store(newOutQueue(srv.opts.queueFrames, srv.opts.queueBytes))
 	return s
 }
+
+func (s *Session) logger() *slog.Logger     { return s.lg.Load() }
+func (s *Session) setLogger(l *slog.Logger) { s.lg.Store(l) }
 
 // queue returns the session's current outbound queue (replaced only by a
 // STARTTLS upgrade, before the session is routable).
@@ -163,7 +162,7 @@ func (s *Session) Send(el *stanza.Element) {
 	s.mu.Unlock()
 	switch {
 	case full:
-		s.log.Warn("outbound queue full, closing")
+		s.logger().Warn("outbound queue full, closing")
 		s.closeWith(CloseSlowConsumer, streamErr(stream.PolicyViolation, "outbound queue full: the client does not read"), true)
 	case overflow:
 		s.closeWith(CloseSMOverflow, streamErr(stream.ResourceConstraint, "too many unacknowledged stanzas"), false)
@@ -174,7 +173,7 @@ func (s *Session) push(frame []byte) {
 	q := s.queue()
 	ok, full := q.push(frame)
 	if full {
-		s.log.Warn("outbound queue full, closing", "frames", q.maxCount, "bytes", q.maxBytes)
+		s.logger().Warn("outbound queue full, closing", "frames", q.maxCount, "bytes", q.maxBytes)
 		s.closeWith(CloseSlowConsumer, streamErr(stream.PolicyViolation, "outbound queue full: the client does not read"), true)
 	}
 	_ = ok
@@ -215,7 +214,7 @@ func (s *Session) Open(h stanza.Header) error {
 		return streamErr(stream.UnsupportedVersion, "version 1.0 is required")
 	}
 	s.host = host
-	s.log = s.log.With("host", host.Name)
+	s.setLogger(s.logger().With("host", host.Name))
 	if s.username == "" {
 		s.state = stateNegotiating
 	} else {
@@ -365,8 +364,8 @@ func (s *Session) saslStep(ctx context.Context, el *stanza.Element) (Action, err
 	}
 	s.username = user
 	s.push(s.t.Frame(stanza.New(nsSASL, "success").AddText(encodeSASL(out))))
-	s.log = s.log.With("user", user)
-	s.log.Info("authenticated")
+	s.setLogger(s.logger().With("user", user))
+	s.logger().Info("authenticated")
 	s.state = stateAwaitHeader
 	return ActionRestart, nil
 }
@@ -381,10 +380,10 @@ func encodeSASL(b []byte) string {
 func (s *Session) saslFail(err error) (Action, error) {
 	f := &auth.Failure{}
 	if !errors.As(err, &f) {
-		s.log.Error("authentication backend failed", "err", err)
+		s.logger().Error("authentication backend failed", "err", err)
 		f = &auth.Failure{Condition: "temporary-auth-failure"}
 	} else if f.Err != nil {
-		s.log.Warn("authentication failed", "condition", f.Condition, "err", f.Err)
+		s.logger().Warn("authentication failed", "condition", f.Condition, "err", f.Err)
 	}
 	fe := stanza.New(nsSASL, "failure").Add(stanza.New(nsSASL, f.Condition))
 	if f.Text != "" {
@@ -478,7 +477,7 @@ func (s *Session) Fail(err error) {
 	var se stream.Error
 	switch {
 	case errors.As(err, &se):
-		s.log.Info("stream error", "condition", se.Err, "text", fmt.Sprint(se.Text))
+		s.logger().Info("stream error", "condition", se.Err, "text", fmt.Sprint(se.Text))
 		s.closeWith(CloseStreamError, se, false)
 	case errors.Is(err, errCloseQuietly):
 		s.closeWith(CloseStreamError, nil, false)
@@ -516,7 +515,7 @@ func (s *Session) closeWith(reason CloseReason, streamError error, discard bool)
 	s.onClose = nil
 	s.mu.Unlock()
 	s.srv.metrics.closes.WithLabelValues(string(reason)).Inc()
-	s.log.Debug("session closed", "reason", reason, "err", streamError)
+	s.logger().Debug("session closed", "reason", reason, "err", streamError)
 
 	var final []byte
 	var se stream.Error

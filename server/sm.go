@@ -162,7 +162,7 @@ func (s *Session) handleSM(_ context.Context, el *stanza.Element) error {
 // resumption. Called with s.mu held.
 func (s *Session) hibernate() {
 	s.hibernating = true
-	s.log.Info("connection lost, session hibernating", "unacked", len(s.sm.unacked), "for", s.srv.smOpts.hibernation)
+	s.logger().Info("connection lost, session hibernating", "unacked", len(s.sm.unacked), "for", s.srv.smOpts.hibernation)
 	s.hibernation = time.AfterFunc(s.srv.smOpts.hibernation, func() {
 		s.closeWith(CloseHibernation, nil, false)
 	})
@@ -236,8 +236,8 @@ func (s *Session) resume(el *stanza.Element) {
 		f()
 	}
 	s.state = stateBound
-	s.log = s.log.With("jid", s.full.String())
-	s.log.Info("session resumed", "replayed", replayed)
+	s.setLogger(s.logger().With("jid", s.full.String()))
+	s.logger().Info("session resumed", "replayed", replayed)
 }
 
 // bounceUnacked answers stanzas the client never acknowledged once the
