@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,8 +29,16 @@ const (
 )
 
 // maxAuthFailures is how many failed SASL attempts a stream gets before it
-// is closed.
-const maxAuthFailures = 3
+// is closed (SECURITY-CASES 39).
+const maxAuthFailures = auth.DefaultMaxAttempts
+
+// truncate shortens peer-supplied text before it is echoed in an error.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
 
 type sessionState int
 
@@ -199,13 +208,16 @@ func (s *Session) Open(h stanza.Header) error {
 		return streamErr(stream.BadFormat, "unexpected stream header")
 	}
 	host := s.srv.vhost(h.To)
-	if s.host != nil && host != s.host {
-		host = nil
-	}
 	s.lang = h.Lang
 	s.sendHeader(h)
-	if h.To == "" || host == nil {
-		return streamErr(stream.HostUnknown, "this server does not serve "+h.To)
+	switch {
+	case h.To == "":
+		return streamErr(stream.ImproperAddressing, "the stream header needs a 'to' address")
+	case s.host != nil && host != s.host:
+		// SECURITY-CASES 16 (CVE-2018-10847).
+		return streamErr(stream.NotAuthorized, "the 'to' address must remain the same after a stream restart")
+	case host == nil:
+		return streamErr(stream.HostUnknown, "this server does not serve "+truncate(h.To, 64))
 	}
 	if h.NS != "" && h.NS != stanza.NSClient {
 		return streamErr(stream.InvalidNamespace, "expected jabber:client")
@@ -234,8 +246,13 @@ func (s *Session) sendHeader(h stanza.Header) {
 	s.push(s.t.Header(out))
 }
 
+// nsStreamLimits advertises the stanza size limit (XEP-0478).
+const nsStreamLimits = "urn:xmpp:stream-limits:0"
+
 func (s *Session) features() *stanza.Element {
 	f := stanza.New(stanza.NSStream, "features")
+	f.Add(stanza.New(nsStreamLimits, "limits").Add(
+		stanza.New(nsStreamLimits, "max-bytes").AddText(strconv.Itoa(s.srv.limits.MaxStanza))))
 	if s.username == "" {
 		secure := s.t.Secure()
 		tlsOK := false
@@ -281,6 +298,15 @@ func (s *Session) authRequest() *auth.Request {
 // Handle processes one top-level element. A returned stream.Error must be
 // sent to the peer before the stream closes (see Fail).
 func (s *Session) Handle(ctx context.Context, el *stanza.Element) (Action, error) {
+	if el.Name.Space == stanza.NSStream && el.Name.Local == "error" {
+		// SECURITY-CASES 25: the peer gave up; log it and close cleanly.
+		cond := ""
+		if c := el.FirstElement(); c != nil {
+			cond = c.Name.Local
+		}
+		s.logger().Info("the client sent a stream error", "condition", cond)
+		return ActionNone, errPeerStreamError
+	}
 	switch s.state {
 	case stateNegotiating:
 		return s.handleNegotiation(ctx, el)
@@ -442,6 +468,9 @@ func (s *Session) handleBind(ctx context.Context, el *stanza.Element) error {
 	return nil
 }
 
+// errPeerStreamError ends a stream whose peer sent a stream error.
+var errPeerStreamError = errors.New("server: the peer sent a stream error")
+
 // errCloseQuietly ends the stream without a stream error (after a TLS
 // <failure/>, which is itself the error report).
 var errCloseQuietly = errors.New("server: close stream")
@@ -461,6 +490,10 @@ func streamErr(base stream.Error, text string) stream.Error {
 func streamErrorElement(e stream.Error) *stanza.Element {
 	el := stanza.New(stanza.NSStream, "error")
 	el.Add(stanza.New(stanza.NSStreams, e.Err))
+	if e.Err == stream.PolicyViolation.Err && len(e.Text) > 0 && e.Text[0].Value == "stanza too large" {
+		// SECURITY-CASES 8: say which limit was hit.
+		el.Add(stanza.New("urn:xmpp:errors", "stanza-too-big"))
+	}
 	for _, t := range e.Text {
 		txt := stanza.New(stanza.NSStreams, "text").AddText(t.Value)
 		if t.Lang != "" {
@@ -481,6 +514,8 @@ func (s *Session) Fail(err error) {
 		s.closeWith(CloseStreamError, se, false)
 	case errors.Is(err, errCloseQuietly):
 		s.closeWith(CloseStreamError, nil, false)
+	case errors.Is(err, errPeerStreamError):
+		s.closeWith(ClosePeer, nil, false)
 	default:
 		s.closeWith(CloseIOError, nil, false)
 	}

@@ -3,6 +3,7 @@ package server_test
 import (
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,9 @@ VirtualHost "example.com"
 		{"not well-formed", `<message><body></message>`, true, "not-well-formed"},
 		{"oversize stanza", `<message><body>` + strings.Repeat("a", 300*1024) + `</body></message>`, true, "policy-violation"},
 		{"too deep", strings.Repeat("<a>", 200), true, "policy-violation"},
-		{"stanza before auth", `<message to='a@example.com'/>`, true, "not-authorized"},
+		{"stanza before auth (case 18)", `<message to='a@example.com'/>`, true, "not-authorized"},
+		{"header without to (case 14)", `<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`, false, "improper-addressing"},
+		{"non-stream first element (case 12)", `<message xmlns='jabber:client'/>`, false, "invalid-namespace"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,12 +74,64 @@ VirtualHost "example.com"
 			t.Fatalf("attempt %d: got %s, want failure %s", i, f, tc.cond)
 		}
 	}
-	// The third failure ends the stream.
-	c.Write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-UNKNOWN'/>`)
-	if f := c.Next(); f.Name.Local != "failure" {
-		t.Fatalf("got %s", f)
+	// SECURITY-CASES 37: a response without an exchange.
+	c.Write(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>`)
+	if f := c.Next(); f.Child("", "not-authorized") == nil || f.ChildText("", "text") != "Out of order SASL element" {
+		t.Fatalf("out-of-order response: %s", f)
+	}
+	// SECURITY-CASES 39: the fifth failure ends the stream.
+	for i := 0; i < 2; i++ {
+		c.Write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-UNKNOWN'/>`)
+		if f := c.Next(); f.Name.Local != "failure" {
+			t.Fatalf("got %s", f)
+		}
 	}
 	c.ExpectStreamError("policy-violation")
+}
+
+// SECURITY-CASES 8: the oversize error names the limit, which the features
+// advertise.
+func TestStanzaTooBig(t *testing.T) {
+	srv := servertest.Start(t, "c2s_stanza_size_limit = 10000\n"+twoHosts)
+	c := servertest.DialRaw(t, srv.C2SAddr)
+	f := c.Open("example.com")
+	if got := f.Child("urn:xmpp:stream-limits:0", "limits").ChildText("", "max-bytes"); got != "10000" {
+		t.Fatalf("advertised limit %q in %s", got, f)
+	}
+	c.Write(`<message><body>` + strings.Repeat("a", 10001) + `</body></message>`)
+	el := c.Next()
+	if el.Child(stanza.NSStreams, "policy-violation") == nil || el.Child("urn:xmpp:errors", "stanza-too-big") == nil {
+		t.Fatalf("got %s", el)
+	}
+}
+
+// SECURITY-CASES 16 (CVE-2018-10847): the restarted stream must name the
+// same host.
+func TestRestartWithOtherHost(t *testing.T) {
+	srv := servertest.Start(t, twoHosts)
+	srv.CreateUser("alice", "example.com", "secret")
+	c := servertest.DialRaw(t, srv.C2SAddr)
+	c.Open("example.com")
+	c.Write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>` + base64Std("\x00alice\x00secret") + `</auth>`)
+	if el := c.Next(); el.Name.Local != "success" {
+		t.Fatal(el)
+	}
+	c.R.Restart()
+	c.Write(`<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='other.example' version='1.0'>`)
+	c.ReadHeader()
+	c.ExpectStreamError("not-authorized")
+}
+
+// SECURITY-CASES 25: a client's stream error closes the stream cleanly.
+func TestClientStreamError(t *testing.T) {
+	srv := servertest.Start(t, twoHosts)
+	srv.CreateUser("alice", "example.com", "secret")
+	c := servertest.DialRaw(t, srv.C2SAddr)
+	c.Login("example.com", "alice", "secret", "")
+	c.Write(`<stream:error><undefined-condition xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>`)
+	if _, err := c.R.Next(); !errors.Is(err, stanza.ErrStreamEnd) {
+		t.Fatalf("after the client's stream error: %v, want the server's closing tag", err)
+	}
 }
 
 func TestExternalComponent(t *testing.T) {
