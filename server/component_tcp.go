@@ -87,7 +87,7 @@ func (srv *Server) serveComponent(conn net.Conn) {
 	defer stop()
 
 	_ = conn.SetReadDeadline(time.Now().Add(srv.opts.authTimeout))
-	rd := stanza.NewReader(conn, stanza.Limits{MaxStanza: 2 * srv.limits.MaxStanza})
+	rd := stanza.NewReader(conn, stanza.Limits{MaxStanza: srv.componentLimit})
 	entry, err := srv.componentHandshake(c, rd)
 	if err != nil {
 		c.log.Info("component handshake failed", "err", err)
@@ -131,6 +131,9 @@ func (srv *Server) componentHandshake(c *externalComponent, rd *stanza.Reader) (
 	if h.NS != stanza.NSComponent {
 		return nil, streamErr(stream.InvalidNamespace, "expected jabber:component:accept")
 	}
+	if h.To == "" {
+		return nil, streamErr(stream.ImproperAddressing, "the stream header needs a 'to' address")
+	}
 	secret, ok := srv.secrets[h.To]
 	entry := srv.component(h.To)
 	if !ok || entry == nil {
@@ -140,14 +143,14 @@ func (srv *Server) componentHandshake(c *externalComponent, rd *stanza.Reader) (
 	if err != nil {
 		return nil, err
 	}
-	if el.Name.Local != "handshake" || el.Name.Space != stanza.NSComponent {
+	if el.Name.Local != "handshake" || el.Name.Space != stanza.NSComponent || len(el.Elements()) > 0 {
 		return nil, streamErr(stream.NotAuthorized, "handshake expected")
 	}
 	sum := sha1.Sum([]byte(id + secret))
 	want := hex.EncodeToString(sum[:])
 	got := strings.ToLower(strings.TrimSpace(el.Text()))
 	if secret == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
-		return nil, streamErr(stream.NotAuthorized, "wrong secret")
+		return nil, streamErr(stream.NotAuthorized, "Given token does not match calculated token")
 	}
 	c.domain = h.To
 	if !entry.attach(c) {
@@ -163,14 +166,19 @@ func (srv *Server) componentStanza(ctx context.Context, c *externalComponent, el
 	if !el.IsStanza() {
 		return streamErr(stream.UnsupportedStanzaType, "only stanzas are allowed")
 	}
+	if el.Get("from") == "" {
+		el.Set("from", c.domain) // SECURITY-CASES 80: stamp the component's address
+	}
 	from, err := jid.Parse(el.Get("from"))
 	if err != nil || from.Domainpart() != c.domain {
 		return streamErr(stream.InvalidFrom, "from must be in the component's domain")
 	}
-	if el.Get("to") == "" {
-		return streamErr(stream.ImproperAddressing, "missing to")
-	}
 	renameNS(el, stanza.NSComponent, stanza.NSClient)
+	if el.Get("to") == "" {
+		// SECURITY-CASES 81: an error reply, not a stream error.
+		srv.bounce(ctx, el, "modify", "bad-request", "the stanza has no 'to' address")
+		return nil
+	}
 	srv.route(ctx, el)
 	return nil
 }

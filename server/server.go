@@ -35,7 +35,9 @@ type Server struct {
 	metrics  *metrics
 	registry *prometheus.Registry
 	limits   stanza.Limits
-	started  time.Time
+	// componentLimit is component_stanza_size_limit (Prosody: 512 KiB).
+	componentLimit int
+	started        time.Time
 
 	tlsConfig *tls.Config
 	store     storage.Store
@@ -112,6 +114,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	srv.limits = stanza.Limits{MaxStanza: intOr(global.str("c2s_stanza_size_limit", ""), stanza.DefaultMaxStanza)}
+	srv.componentLimit = intOr(global.str("component_stanza_size_limit", ""), 512*1024)
 	if err := srv.setupStore(); err != nil {
 		cancel()
 		return nil, err

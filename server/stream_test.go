@@ -157,6 +157,19 @@ Component "focus.example.com"
 		handshake(c, "wrong")
 		c.ExpectStreamError("not-authorized")
 	})
+	t.Run("handshake with children (case 77)", func(t *testing.T) {
+		c := servertest.DialRaw(t, srv.ComponentAddr)
+		c.Write(open)
+		c.ReadHeader()
+		c.Write("<handshake><x/></handshake>")
+		c.ExpectStreamError("not-authorized")
+	})
+	t.Run("no to (case 82)", func(t *testing.T) {
+		c := servertest.DialRaw(t, srv.ComponentAddr)
+		c.Write(`<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams'>`)
+		c.ReadHeader()
+		c.ExpectStreamError("improper-addressing")
+	})
 	t.Run("unknown domain", func(t *testing.T) {
 		c := servertest.DialRaw(t, srv.ComponentAddr)
 		c.Write(strings.Replace(open, "focus.example.com", "nope.example.com", 1))
@@ -204,6 +217,21 @@ Component "focus.example.com"
 		}
 	})
 
+	t.Run("missing to bounces (case 81)", func(t *testing.T) {
+		c.Write(`<message from='focus.example.com' id='nt'><body>x</body></message>`)
+		// The bounce goes back to the component itself.
+		got := c.Next()
+		if got.Get("type") != "error" || got.Get("id") != "nt" || got.Child("", "error").Child(stanza.NSStanzas, "bad-request") == nil {
+			t.Fatalf("component got %s", got)
+		}
+	})
+	t.Run("missing from is stamped (case 80)", func(t *testing.T) {
+		c.Write(`<message to='` + alice.JID.String() + `' id='nf'><body>x</body></message>`)
+		got := alice.NextMatch(func(el *stanza.Element) bool { return el.Get("id") == "nf" })
+		if got.Get("from") != "focus.example.com" {
+			t.Fatalf("alice got %s", got)
+		}
+	})
 	t.Run("spoofed from", func(t *testing.T) {
 		c.Write(`<message from='alice@example.com' to='alice@example.com/a'><body>x</body></message>`)
 		c.ExpectStreamError("invalid-from")
