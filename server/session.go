@@ -468,6 +468,16 @@ func (s *Session) handleBind(ctx context.Context, el *stanza.Element) error {
 	return nil
 }
 
+// appStreamError is a stream error with an application-specific condition
+// element.
+type appStreamError struct {
+	base stream.Error
+	app  *stanza.Element
+}
+
+func (e *appStreamError) Error() string { return e.base.Error() }
+func (e *appStreamError) Unwrap() error { return e.base }
+
 // errPeerStreamError ends a stream whose peer sent a stream error.
 var errPeerStreamError = errors.New("server: the peer sent a stream error")
 
@@ -511,7 +521,7 @@ func (s *Session) Fail(err error) {
 	switch {
 	case errors.As(err, &se):
 		s.logger().Info("stream error", "condition", se.Err, "text", fmt.Sprint(se.Text))
-		s.closeWith(CloseStreamError, se, false)
+		s.closeWith(CloseStreamError, err, false)
 	case errors.Is(err, errCloseQuietly):
 		s.closeWith(CloseStreamError, nil, false)
 	case errors.Is(err, errPeerStreamError):
@@ -557,7 +567,12 @@ func (s *Session) closeWith(reason CloseReason, streamError error, discard bool)
 	if discard {
 		// The peer is not reading: nothing more can reach it.
 	} else if errors.As(streamError, &se) {
-		final = append(final, s.t.StreamElement(streamErrorElement(se))...)
+		el := streamErrorElement(se)
+		var ae *appStreamError
+		if errors.As(streamError, &ae) {
+			el.Add(ae.app)
+		}
+		final = append(final, s.t.StreamElement(el)...)
 	}
 	if reason != CloseIOError && reason != CloseTransportGone && !discard {
 		final = append(final, s.t.Closing()...)

@@ -147,7 +147,10 @@ func (s *Session) handleSM(_ context.Context, el *stanza.Element) error {
 			return nil
 		}
 		if !ok || !s.sm.ack(h) {
-			return streamErr(stream.UndefinedCondition, "acknowledged more stanzas than were sent")
+			// SECURITY-CASES 168.
+			app := stanza.New(nsSM, "handled-count-too-high").Set("h", el.Get("h"))
+			app.Set("send-count", strconv.FormatUint(uint64(s.sm.out), 10))
+			return &appStreamError{base: streamErr(stream.UndefinedCondition, "acknowledged more stanzas than were sent"), app: app}
 		}
 		s.sm.awaitingAck = false
 		return nil
@@ -269,7 +272,7 @@ func (s *Session) bounceUnacked() {
 		default:
 			continue
 		}
-		s.srv.bounce(ctx, it.el, "wait", "recipient-unavailable", "the recipient's session ended")
+		s.srv.bounce(ctx, it.el, "cancel", "recipient-unavailable", "the recipient's session ended")
 	}
 }
 
