@@ -17,6 +17,27 @@ type tcpTransport struct {
 	conn   net.Conn
 	secure bool
 	canTLS bool
+	rd     *stanza.Reader // owned by the reader goroutine
+	thr    *throttle      // nil without mod_limits
+}
+
+// newReader starts reading from the transport's connection, through the
+// throttle if there is one.
+func (t *tcpTransport) newReader(ctx context.Context, lim stanza.Limits) {
+	var src io.Reader = t.conn
+	if t.thr != nil {
+		src = &throttledReader{ctx: ctx, r: t.conn, t: t.thr}
+	}
+	t.rd = stanza.NewReader(src, lim)
+}
+
+// unlimit lifts the rate limit and raises the stanza size limit, for
+// unlimited_jids. It runs on the reader goroutine (during SASL).
+func (t *tcpTransport) unlimit(maxStanza int) {
+	if t.thr != nil {
+		t.thr.off.Store(true)
+	}
+	t.rd.SetMaxStanza(maxStanza)
 }
 
 func (t *tcpTransport) Kind() string { return "c2s" }
@@ -66,8 +87,11 @@ func (srv *Server) serveTCP(conn net.Conn, directTLS bool) {
 	defer cancel()
 	writerDone := srv.startWriter(s, t)
 	_ = t.conn.SetReadDeadline(time.Now().Add(srv.opts.authTimeout))
-	rd := stanza.NewReader(t.conn, srv.limits)
-	err := srv.readLoop(ctx, s, t, &rd, &writerDone)
+	if srv.c2sLimit != nil {
+		t.thr = newThrottle(*srv.c2sLimit, srv.opts.clock)
+	}
+	t.newReader(ctx, srv.limits)
+	err := srv.readLoop(ctx, s, t, &writerDone)
 	switch {
 	case errors.Is(err, stanza.ErrStreamEnd):
 		s.Close(ClosePeer, nil)
@@ -92,10 +116,10 @@ func isTimeout(err error) bool {
 
 // readLoop reads headers and elements until the stream ends; it performs
 // STARTTLS and stream restarts in place.
-func (srv *Server) readLoop(ctx context.Context, s *Session, t *tcpTransport, rd **stanza.Reader, writerDone *<-chan struct{}) error {
+func (srv *Server) readLoop(ctx context.Context, s *Session, t *tcpTransport, writerDone *<-chan struct{}) error {
 	for {
 		if s.state == stateAwaitHeader {
-			h, err := (*rd).ReadHeader()
+			h, err := t.rd.ReadHeader()
 			if err != nil {
 				if isStreamError(err) {
 					s.sendHeader(stanza.Header{To: ""})
@@ -107,7 +131,7 @@ func (srv *Server) readLoop(ctx context.Context, s *Session, t *tcpTransport, rd
 			}
 			continue
 		}
-		el, err := (*rd).Next()
+		el, err := t.rd.Next()
 		if err != nil {
 			return err
 		}
@@ -117,14 +141,14 @@ func (srv *Server) readLoop(ctx context.Context, s *Session, t *tcpTransport, rd
 		}
 		switch act {
 		case ActionRestart:
-			(*rd).Restart()
+			t.rd.Restart()
 		case ActionStartTLS:
 			// Flush <proceed/>, stop the writer, then upgrade. Bytes that
 			// arrived after <starttls/> would be plaintext injected into
 			// the encrypted stream: refuse them.
 			s.queue().close(nil, false)
 			<-*writerDone
-			if (*rd).Buffered() > 0 {
+			if t.rd.Buffered() > 0 {
 				return errCloseQuietly
 			}
 			tc, err := srv.handshakeTLS(t.conn)
@@ -135,7 +159,7 @@ func (srv *Server) readLoop(ctx context.Context, s *Session, t *tcpTransport, rd
 			t.conn, t.secure = tc, true
 			s.qp.Store(newOutQueue(srv.opts.queueFrames, srv.opts.queueBytes))
 			*writerDone = srv.startWriter(s, t)
-			*rd = stanza.NewReader(tc, srv.limits)
+			t.newReader(ctx, srv.limits)
 			s.state = stateAwaitHeader
 		}
 		if s.state == stateBound {

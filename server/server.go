@@ -37,6 +37,9 @@ type Server struct {
 	limits   stanza.Limits
 	// componentLimit is component_stanza_size_limit (Prosody: 512 KiB).
 	componentLimit int
+	c2sLimit       *rateLimit      // mod_limits for client connections; nil = none
+	unlimited      map[string]bool // unlimited_jids (limits_exception)
+	unlimitedSize  int
 	started        time.Time
 
 	tlsConfig *tls.Config
@@ -110,6 +113,10 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	}
 	global := sectionView{cfg: cfg}
 	if err := srv.readSMOptions(); err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := srv.readLimits(); err != nil {
 		cancel()
 		return nil, err
 	}

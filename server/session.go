@@ -389,6 +389,11 @@ func (s *Session) saslStep(ctx context.Context, el *stanza.Element) (Action, err
 		return s.saslFail(err)
 	}
 	s.username = user
+	if s.srv.unlimited[user+"@"+s.host.Name] {
+		if u, ok := s.t.(unlimiter); ok {
+			u.unlimit(s.srv.unlimitedSize)
+		}
+	}
 	s.push(s.t.Frame(stanza.New(nsSASL, "success").AddText(encodeSASL(out))))
 	s.setLogger(s.logger().With("user", user))
 	s.logger().Info("authenticated")

@@ -571,3 +571,16 @@ func parseError(err error) error {
 	}
 	return err
 }
+
+// SetMaxStanza changes the size limit for the stanzas that follow, as
+// Jitsi's limits_exception does for trusted components (unlimited_jids).
+func (r *Reader) SetMaxStanza(n int) {
+	if n <= 0 {
+		return
+	}
+	r.lim.MaxStanza = n
+	r.lim.MaxNodes = max(r.lim.MaxNodes, n/8)
+	if r.cr != nil {
+		r.cr.max = int64(n + 2*readBufferSize)
+	}
+}

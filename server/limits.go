@@ -1,0 +1,190 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Prosody's mod_limits (bandwidth throttling per connection type) and
+// Jitsi's mod_limits_exception (unlimited_jids), for client connections.
+
+// rateLimit is a byte rate with a burst allowance.
+type rateLimit struct {
+	rate  float64 // bytes per second
+	burst float64 // bytes
+}
+
+// defaultUnlimitedSize is limits_exception's unlimited_size default.
+const defaultUnlimitedSize = 10 << 20
+
+// parseRate reads Prosody's "10kb/s" form (k, m, g are powers of 1000).
+func parseRate(s string) (float64, error) {
+	s = strings.TrimSpace(strings.ToLower(s))
+	if !strings.HasSuffix(s, "/s") {
+		return 0, fmt.Errorf("rate %q: want a form like \"10kb/s\"", s)
+	}
+	return parseBytes(strings.TrimSuffix(s, "/s"))
+}
+
+func parseBytes(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	mult := 1.0
+	s = strings.TrimSuffix(s, "b")
+	switch {
+	case strings.HasSuffix(s, "k"):
+		mult, s = 1e3, strings.TrimSuffix(s, "k")
+	case strings.HasSuffix(s, "m"):
+		mult, s = 1e6, strings.TrimSuffix(s, "m")
+	case strings.HasSuffix(s, "g"):
+		mult, s = 1e9, strings.TrimSuffix(s, "g")
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a byte count", s)
+	}
+	return n * mult, nil
+}
+
+// parseBurst reads a burst as seconds of the rate ("2s", Prosody's form)
+// or as bytes ("25kb").
+func parseBurst(s string, rate float64) (float64, error) {
+	s = strings.TrimSpace(strings.ToLower(s))
+	if strings.HasSuffix(s, "s") && !strings.HasSuffix(s, "b/s") {
+		n, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(s, "s")), 64)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("burst %q: want seconds like \"2s\"", s)
+		}
+		return n * rate, nil
+	}
+	return parseBytes(s)
+}
+
+// readLimits reads `limits.c2s` when mod_limits is enabled globally, and
+// unlimited_jids when limits_exception is enabled anywhere.
+func (srv *Server) readLimits() error {
+	g := sectionView{cfg: srv.cfg}
+	global := srv.cfg.Modules(nil)
+	if contains(global, "limits") {
+		if c2s, ok := g.table("limits")["c2s"].(map[string]any); ok {
+			rl := rateLimit{rate: 3000}
+			if r, ok := c2s["rate"].(string); ok {
+				v, err := parseRate(r)
+				if err != nil {
+					return fmt.Errorf("%s: limits.c2s: %w", g.pos("limits"), err)
+				}
+				rl.rate = v
+			}
+			rl.burst = 2 * rl.rate
+			if b, ok := c2s["burst"].(string); ok {
+				v, err := parseBurst(b, rl.rate)
+				if err != nil {
+					return fmt.Errorf("%s: limits.c2s: %w", g.pos("limits"), err)
+				}
+				rl.burst = v
+			}
+			srv.c2sLimit = &rl
+		}
+	}
+	srv.unlimited = map[string]bool{}
+	srv.unlimitedSize = defaultUnlimitedSize
+	for _, hc := range srv.cfg.Hosts {
+		if !contains(srv.cfg.Modules(hc), "limits_exception") {
+			continue
+		}
+		v := sectionView{cfg: srv.cfg, sec: hc}
+		for _, j := range v.strings("unlimited_jids", nil) {
+			srv.unlimited[j] = true
+		}
+		srv.unlimitedSize = intOr(v.str("unlimited_size", ""), srv.unlimitedSize)
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// unlimiter is implemented by transports whose rate and size limits can be
+// lifted for a trusted account (limits_exception).
+type unlimiter interface {
+	unlimit(maxStanza int)
+}
+
+// throttle is a token bucket that pauses a connection's reads: nothing is
+// dropped, the peer just waits (Prosody's mod_limits semantics).
+type throttle struct {
+	rl  rateLimit
+	now func() time.Time
+	off atomic.Bool
+
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+func newThrottle(rl rateLimit, now func() time.Time) *throttle {
+	return &throttle{rl: rl, now: now, tokens: rl.burst, last: now()}
+}
+
+// take spends n bytes and, when the bucket is empty, waits until it has
+// refilled or ctx ends.
+func (t *throttle) take(ctx context.Context, n int) error {
+	if t.off.Load() {
+		return nil
+	}
+	wait := t.reserve(n)
+	if wait <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// reserve spends n bytes and returns how long the reader must pause before
+// the bucket is back to zero.
+func (t *throttle) reserve(n int) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	t.tokens = min(t.rl.burst, t.tokens+now.Sub(t.last).Seconds()*t.rl.rate)
+	t.last = now
+	t.tokens -= float64(n)
+	if t.tokens >= 0 {
+		return 0
+	}
+	return time.Duration(-t.tokens / t.rl.rate * float64(time.Second))
+}
+
+// throttledReader pauses reading while its throttle is over the rate.
+type throttledReader struct {
+	ctx context.Context
+	r   io.Reader
+	t   *throttle
+}
+
+func (r *throttledReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		if werr := r.t.take(r.ctx, n); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return n, err
+}
