@@ -18,7 +18,9 @@ var usedOptions = map[string]bool{
 	"authentication": true, "password_hash": true, "default_iteration_count": true,
 	"allow_unencrypted_plain_auth": true, "storage": true, "data_path": true, "c2s_stanza_size_limit": true,
 	"log": true, "debug": true, "modules_enabled": true, "modules_disabled": true, "enabled": true,
-	"admins": true,
+	"admins": true, "component_stanza_size_limit": true, "limits": true, "unlimited_jids": true,
+	"unlimited_size": true, "smacks_hibernation_time": true, "smacks_max_unacked_stanzas": true,
+	"smacks_max_queue_size": true,
 	// accepted for compatibility, meaningless for a foreground Go binary
 	"pidfile": true, "daemonize": true, "run_as_root": true, "plugin_paths": true,
 }
