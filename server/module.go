@@ -33,7 +33,8 @@ var builtinModules = map[string]bool{
 	"roster": true, "saslauth": true, "tls": true, "disco": true, "ping": true,
 	"version": true, "time": true, "uptime": true, "posix": true, "c2s": true,
 	"component": true, "auth_internal_hashed": true, "auth_internal_plain": true,
-	"auth_anonymous": true, "admin_adhoc": false, "lastactivity": false,
+	"auth_anonymous": true, "http_openmetrics": true, "smacks": true, "limits": true,
+	"limits_exception": true,
 }
 
 // ignoredModules are Prosody and Jitsi modules parley does not implement,

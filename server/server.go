@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"mellium.im/xmpp/stream"
 
 	"github.com/parley-xmpp/parley/auth"
@@ -296,6 +297,10 @@ func (srv *Server) Start(ctx context.Context) error {
 }
 
 func (srv *Server) loadModules(ctx context.Context) error {
+	if contains(srv.cfg.Modules(nil), "http_openmetrics") {
+		// Prosody's mod_http_openmetrics: the server's own registry.
+		srv.HandleHTTP("/metrics", promhttp.HandlerFor(srv.registry, promhttp.HandlerOpts{}))
+	}
 	loadedServer := map[string]bool{}
 	reported := map[string]bool{}
 	for _, h := range srv.hostOrder {

@@ -1,0 +1,33 @@
+package server_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/parley-xmpp/parley/server/servertest"
+)
+
+func TestOpenMetrics(t *testing.T) {
+	srv := servertest.Start(t, `
+modules_enabled = { "http_openmetrics" }
+VirtualHost "example.com"
+`)
+	srv.CreateUser("alice", "example.com", "secret")
+	srv.Connect(t, "alice@example.com", "secret", servertest.ClientOptions{})
+	if srv.HTTPURL == "" {
+		t.Fatal("no HTTP listener for /metrics")
+	}
+	resp, err := http.Get(srv.HTTPURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{"parley_c2s_sessions 1", `parley_c2s_connections_total{transport="c2s"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Fatalf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+}
