@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,12 +125,14 @@ func TestDefaultConfigServes(t *testing.T) {
 		pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)
-	var c2s string
-	for sc.Scan() {
+	var c2s, httpAddr string
+	for (c2s == "" || httpAddr == "") && sc.Scan() {
 		f := strings.Fields(sc.Text())
 		if len(f) == 2 && f[0] == "c2s" {
 			c2s = f[1]
-			break
+		}
+		if len(f) == 2 && f[0] == "http" {
+			httpAddr = f[1]
 		}
 	}
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
@@ -141,6 +144,17 @@ func TestDefaultConfigServes(t *testing.T) {
 	c := srv.Connect(t, "localhost", "", servertest.ClientOptions{Mechanisms: []sasl.Mechanism{sasl.Anonymous}})
 	if c.JID.Domainpart() != "localhost" {
 		t.Fatalf("anonymous login bound %s", c.JID)
+	}
+	// Browsers' transports are on the HTTP port.
+	for _, path := range []string{"/http-bind", "/xmpp-websocket"} {
+		resp, err := http.Get("http://" + httpAddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", path, resp.Status)
+		}
 	}
 	cancel()
 	if code := <-done; code != 0 {

@@ -9,6 +9,8 @@ component_ports = { tonumber(ENV_PARLEY_COMPONENT_PORT) or 5347 }
 http_ports = { tonumber(ENV_PARLEY_HTTP_PORT) or 5280 }
 storage = "memory"
 c2s_require_encryption = false
+-- HTTP requests whose Host header names no VirtualHost (127.0.0.1:5280) go here.
+http_default_host = "localhost"
 allow_unencrypted_plain_auth = true
 
 -- Browsers join anonymously on the main host, as in Jitsi's default setup.

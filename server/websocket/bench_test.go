@@ -2,14 +2,15 @@ package websocket_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -152,12 +153,15 @@ func (c *rawWS) login() (string, error) {
 	return full, nil
 }
 
-func liveBytes() uint64 {
-	runtime.GC()
-	runtime.GC()
+// liveBytes returns the live heap and the goroutine stacks after a GC.
+func liveBytes() (heap, stack uint64) {
+	// Each GC may halve the stack of an idle goroutine: give them a few.
+	for range 5 {
+		runtime.GC()
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc + ms.StackInuse
+	return ms.HeapAlloc, ms.StackInuse
 }
 
 // BenchmarkIdleSessionMemory reports the memory held per idle, logged-in
@@ -168,9 +172,9 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 	const n = 1000
 	srv := start(b, "", websocket.Options{})
 	addr := strings.TrimPrefix(srv.HTTPURL, "http://")
-	var perSession float64
+	var heap, stack float64
 	for b.Loop() {
-		before := liveBytes()
+		heap0, stack0 := liveBytes()
 		clients := make([]*rawWS, 0, n)
 		var closed sync.WaitGroup
 		for range n {
@@ -190,14 +194,21 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 			s.OnClose(closed.Done)
 			clients = append(clients, c)
 		}
-		after := liveBytes()
-		perSession = float64(after-before) / n
+		heap1, stack1 := liveBytes()
+		// HEAPPROF=file writes the live heap with the sessions open.
+		if f := os.Getenv("HEAPPROF"); f != "" {
+			out, _ := os.Create(f)
+			_ = pprof.WriteHeapProfile(out)
+			out.Close()
+		}
+		heap, stack = (float64(heap1)-float64(heap0))/n, (float64(stack1)-float64(stack0))/n
 		for _, c := range clients {
 			c.conn.Close()
 		}
 		closed.Wait()
 	}
-	b.ReportMetric(perSession, "B/session")
+	b.ReportMetric(heap+stack, "B/session")
+	b.ReportMetric(heap, "heap-B/session")
+	b.ReportMetric(stack, "stack-B/session")
 	b.ReportMetric(0, "ns/op")
-	_ = context.Background()
 }

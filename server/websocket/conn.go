@@ -21,9 +21,9 @@ import (
 // closeFrame is the RFC 7395 stream end, which Closing returns.
 const closeFrame = "<close xmlns='" + stanza.NSFraming + "'/>"
 
-// conn is one WebSocket connection and the transport of its session. The
-// handler goroutine reads and drives the session; a writer goroutine
-// (tracked by the server) drains the session's queue.
+// conn is one WebSocket connection and the transport of its session. A
+// reader goroutine drives the session; a writer goroutine drains the
+// session's queue (both tracked by the server).
 //
 // Closing follows RFC 6455 §7: after the session's last frames and our
 // close frame, the reader keeps reading (and discarding) until the
@@ -72,17 +72,30 @@ func (m *Module) serve(w http.ResponseWriter, r *http.Request) {
 		_ = ws.Close()
 		return
 	}
+	// Reader and writer run in goroutines of their own, tracked by the
+	// server, so that the HTTP handler returns and the request, the
+	// response and the HTTP server's buffers are freed: an idle session
+	// keeps only the two goroutines, the WebSocket's small read buffer
+	// and the session.
 	if !m.srv.Go(c.writeLoop) {
 		c.s.Close(server.CloseShutdown, nil)
 		_ = ws.Close()
 		return
 	}
-	switch c.readLoop(r.Context()) {
+	if !m.srv.Go(c.run) {
+		c.s.Close(server.CloseShutdown, nil)
+		_ = ws.Close()
+	}
+}
+
+// run is the reader goroutine.
+func (c *conn) run() {
+	switch c.readLoop(c.m.srv.Context()) {
 	case endDrain:
 		c.drain()
-		_ = ws.Close()
+		_ = c.ws.Close()
 	case endBroken:
-		_ = ws.Close()
+		_ = c.ws.Close()
 	case endHandoff:
 	}
 }
@@ -193,13 +206,9 @@ func isTimeout(err error) bool {
 func (c *conn) dispatch(ctx context.Context, el *stanza.Element) bool {
 	switch {
 	case el.Name.Space == stanza.NSFraming && el.Name.Local == "open":
-		h := openHeader(el)
-		if h.To == "" {
-			// Prosody's mod_c2s: a 'to' is required (SECURITY-CASES #14).
-			c.fail(streamErr(stream.ImproperAddressing, "a 'to' attribute is required on <open/>"))
-			return false
-		}
-		err := c.s.Open(h)
+		// The core answers a missing 'to' with improper-addressing
+		// (SECURITY-CASES #14) and an unknown one with host-unknown.
+		err := c.s.Open(openHeader(el))
 		c.opened = true
 		if err != nil {
 			c.s.Fail(err)

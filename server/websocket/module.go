@@ -58,6 +58,9 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// readBufferSize is the per-connection read buffer.
+const readBufferSize = 1024
+
 // Module is the "websocket" module. Build it with New and register it with
 // server.WithModules.
 type Module struct {
@@ -118,8 +121,13 @@ func (m *Module) LoadServer(_ context.Context, srv *server.Server) error {
 	pool := &sync.Pool{}
 	m.upgrader = websocket.Upgrader{
 		HandshakeTimeout: m.opts.HandshakeTimeout,
-		WriteBufferPool:  pool,
-		Subprotocols:     []string{"xmpp"},
+		// A small read buffer of our own (rather than the HTTP server's
+		// 4 KiB one) and pooled write buffers keep idle sessions small;
+		// larger messages just take more reads.
+		ReadBufferSize:  readBufferSize,
+		WriteBufferSize: 4096,
+		WriteBufferPool: pool,
+		Subprotocols:    []string{"xmpp"},
 		// Prosody 0.12+ does not check Origin on WebSocket upgrades and
 		// XMPP carries no ambient credentials (no cookies): accept every
 		// origin (SECURITY-CASES #62).

@@ -273,8 +273,9 @@ func TestClientPing(t *testing.T) {
 	}
 }
 
-// waitClosed waits for the session bound to full to end and returns why.
-func waitClosed(t *testing.T, srv *env, full string) server.CloseReason {
+// closeWatch returns a function that waits for the session bound to full
+// to end and returns why.
+func closeWatch(t *testing.T, srv *env, full string) func() server.CloseReason {
 	t.Helper()
 	s := srv.Router().Session(full)
 	if s == nil {
@@ -282,12 +283,15 @@ func waitClosed(t *testing.T, srv *env, full string) server.CloseReason {
 	}
 	done := make(chan struct{})
 	s.OnClose(func() { close(done) })
-	select {
-	case <-done:
-	case <-time.After(servertest.Wait):
-		t.Fatalf("session %s still open", full)
+	return func() server.CloseReason {
+		t.Helper()
+		select {
+		case <-done:
+		case <-time.After(servertest.Wait):
+			t.Fatalf("session %s still open", full)
+		}
+		return s.Reason()
 	}
-	return s.Reason()
 }
 
 // The server pings an idle connection; pongs keep it open.
@@ -327,8 +331,9 @@ func TestDeadPeer(t *testing.T) {
 	srv := start(t, "", websocket.Options{PingInterval: 20 * time.Millisecond, ReadTimeout: 100 * time.Millisecond})
 	c := transporttest.DialWS(t, srv.url(""), nil)
 	full := c.Login("anon.example", sasl.Anonymous, "", "")
+	wait := closeWatch(t, srv, full)
 	// The client reads nothing from now on, so it answers no ping.
-	if r := waitClosed(t, srv, full); r != server.CloseTransportGone {
+	if r := wait(); r != server.CloseTransportGone {
 		t.Fatalf("close reason %q, want %q", r, server.CloseTransportGone)
 	}
 }
@@ -348,8 +353,9 @@ func TestTransportGone(t *testing.T) {
 	srv := start(t, "", websocket.Options{})
 	c := transporttest.DialWS(t, srv.url(""), nil)
 	full := c.Login("anon.example", sasl.Anonymous, "", "")
+	wait := closeWatch(t, srv, full)
 	_ = c.Conn.WriteControl(gws.CloseMessage, gws.FormatCloseMessage(gws.CloseGoingAway, ""), time.Now().Add(servertest.Wait))
-	if r := waitClosed(t, srv, full); r != server.CloseTransportGone {
+	if r := wait(); r != server.CloseTransportGone {
 		t.Fatalf("close reason %q, want %q", r, server.CloseTransportGone)
 	}
 }

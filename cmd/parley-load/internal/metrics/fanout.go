@@ -41,6 +41,14 @@ func (f *Fanout) Begin(expected int) int64 {
 	return seq
 }
 
+// SetExpected changes how many recipients event seq should reach, for
+// events whose audience is only known after they began.
+func (f *Fanout) SetExpected(seq int64, expected int) {
+	if seq >= 0 && seq < int64(len(f.expected)) {
+		f.expected[seq].Store(int32(expected))
+	}
+}
+
 // Observe records that one recipient got event seq after d.
 func (f *Fanout) Observe(seq int64, d time.Duration) {
 	if seq < 0 || seq >= int64(len(f.expected)) || seq >= f.next.Load() {
@@ -56,6 +64,20 @@ func (f *Fanout) Observe(seq int64, d time.Duration) {
 			return
 		}
 	}
+}
+
+// Outstanding returns how many expected deliveries have not been
+// observed yet (deliveries beyond an event's audience do not offset
+// another event's missing ones).
+func (f *Fanout) Outstanding() int64 {
+	n := min(f.next.Load(), int64(len(f.expected)))
+	var missing int64
+	for i := range n {
+		if d := int64(f.expected[i].Load()) - int64(f.got[i].Load()); d > 0 {
+			missing += d
+		}
+	}
+	return missing
 }
 
 // FanoutResult digests a Fanout.

@@ -101,6 +101,11 @@ func NewShared(maxSessions int) *Shared {
 	}
 }
 
+// Close releases idle HTTP connections (BOSH).
+func (sh *Shared) Close() {
+	sh.HTTP.CloseIdleConnections()
+}
+
 // Received counts stanzas delivered to handlers across all sessions.
 func (sh *Shared) Received() int64 { return sh.received.Load() }
 
