@@ -187,10 +187,13 @@ func backoff(d time.Duration) time.Duration {
 }
 
 func (srv *Server) serveHTTP(l net.Listener) {
+	// No Read/WriteTimeout: BOSH holds requests up to bosh_max_wait and
+	// sets per-request deadlines itself.
 	hs := &http.Server{
 		Handler:           srv.httpMux,
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          nil,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10, // tokens in URLs can be several KiB
 	}
 	srv.lmu.Lock()
 	srv.httpSrv = append(srv.httpSrv, hs)

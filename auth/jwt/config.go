@@ -30,8 +30,9 @@ type Config struct {
 	CacheKeysURL string
 	// SignatureAlgorithm is signature_algorithm. Empty means RS256 when a key
 	// server is configured, else HS256. It must belong to the family of the
-	// key source (RS* for key servers, HS* for app_secret): the token header
-	// never chooses the key type (CVE-2021-39215).
+	// key source (RS*, or the parley extensions ES256/ES384, for key servers;
+	// HS* for app_secret): the token header never chooses the key type
+	// (CVE-2021-39215).
 	SignatureAlgorithm string
 	// AllowEmptyToken is allow_empty_token: a connection without a token
 	// authenticates anonymously and skips room checks.
@@ -279,10 +280,16 @@ func luaType(v any) string {
 	}
 }
 
-// isHMACAlg and isRSAAlg name the algorithms Jitsi's luajwtjitsi supports.
+// isHMACAlg and isRSAAlg name the algorithms Jitsi's luajwtjitsi supports;
+// isECAlg the ECDSA ones parley adds for key-server modes.
 func isHMACAlg(alg string) bool { return alg == "HS256" || alg == "HS384" || alg == "HS512" }
 
 func isRSAAlg(alg string) bool { return alg == "RS256" || alg == "RS384" || alg == "RS512" }
+
+func isECAlg(alg string) bool { return alg == "ES256" || alg == "ES384" }
+
+// isPublicKeyAlg names the algorithms usable with a key server.
+func isPublicKeyAlg(alg string) bool { return isRSAAlg(alg) || isECAlg(alg) }
 
 // normalize validates c and returns a copy with defaults applied.
 func (c Config) normalize() (Config, error) {
@@ -314,8 +321,8 @@ func (c Config) normalize() (Config, error) {
 		}
 	}
 	switch {
-	case rsaMode && !isRSAAlg(c.SignatureAlgorithm):
-		bad("'%s' %q cannot be used with a key server (want RS256, RS384 or RS512)", OptSignatureAlgorithm, c.SignatureAlgorithm)
+	case rsaMode && !isPublicKeyAlg(c.SignatureAlgorithm):
+		bad("'%s' %q cannot be used with a key server (want RS256, RS384, RS512, ES256 or ES384)", OptSignatureAlgorithm, c.SignatureAlgorithm)
 	case !rsaMode && !isHMACAlg(c.SignatureAlgorithm):
 		bad("'%s' %q cannot be used with '%s' (want HS256, HS384 or HS512)", OptSignatureAlgorithm, c.SignatureAlgorithm, OptAppSecret)
 	}

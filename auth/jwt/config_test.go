@@ -125,7 +125,8 @@ func TestNewVerifierRejects(t *testing.T) {
 		{name: "#85 HS256 with a key server", cfg: jwt.Config{AppID: "a", ASAPKeyServer: "https://k/", SignatureAlgorithm: "HS256"}, want: "cannot be used with a key server"},
 		{name: "RS256 with app_secret", cfg: jwt.Config{AppID: "a", AppSecret: testSecret, SignatureAlgorithm: "RS256"}, want: "cannot be used with 'app_secret'"},
 		{name: "alg none", cfg: jwt.Config{AppID: "a", AppSecret: testSecret, SignatureAlgorithm: "none"}, want: "cannot be used"},
-		{name: "ES256 not supported by Jitsi", cfg: jwt.Config{AppID: "a", ASAPKeyServer: "https://k/", SignatureAlgorithm: "ES256"}, want: "cannot be used"},
+		{name: "ES512 not supported", cfg: jwt.Config{AppID: "a", ASAPKeyServer: "https://k/", SignatureAlgorithm: "ES512"}, want: "cannot be used"},
+		{name: "ES256 with app_secret", cfg: jwt.Config{AppID: "a", AppSecret: testSecret, SignatureAlgorithm: "ES256"}, want: "cannot be used with 'app_secret'"},
 		{name: "relative key server", cfg: jwt.Config{AppID: "a", ASAPKeyServer: "/keys"}, want: "absolute http(s) URL"},
 		{name: "file key server", cfg: jwt.Config{AppID: "a", ASAPKeyServer: "file:///etc"}, want: "absolute http(s) URL"},
 		{name: "key server with query", cfg: jwt.Config{AppID: "a", CacheKeysURL: "https://k/?a=b"}, want: "absolute http(s) URL"},
@@ -164,7 +165,7 @@ func TestMint(t *testing.T) {
 		{name: "RS256 with a public key", opts: jwt.MintOptions{Algorithm: "RS256", Key: &a.PublicKey}},
 		{name: "RS256 with bytes", opts: jwt.MintOptions{Algorithm: "RS256", Key: []byte("k")}},
 		{name: "none", opts: jwt.MintOptions{Algorithm: "none", Key: []byte("k")}},
-		{name: "ES256", opts: jwt.MintOptions{Algorithm: "ES256", Key: []byte("k")}},
+		{name: "ES256 with bytes", opts: jwt.MintOptions{Algorithm: "ES256", Key: []byte("k")}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

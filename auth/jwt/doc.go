@@ -14,13 +14,16 @@
 // as the SASL failure text or presence error text with condition not-allowed.
 //
 // Keys: HS256/384/512 tokens are checked with app_secret; RS256/384/512
-// tokens with a public key found by the header's kid, either in the
-// cache_keys_url set (JWKS or kid-to-certificate map) or fetched from
-// <asap_key_server>/<hex(sha256(kid))>.pem. The algorithm comes from the
-// configuration only, and the key type follows it, so the token header cannot
+// tokens (and, beyond Jitsi, ES256/ES384) with a public key found by the
+// header's kid, either in the cache_keys_url set (JWKS or kid-to-certificate
+// map) or fetched from <asap_key_server>/<hex(sha256(kid))>.pem. The
+// algorithm comes from the configuration only, and the key type follows it
+// (a key of another family or curve is no key), so the token header cannot
 // pick a weaker check (CVE-2021-39215). Fetched keys are cached with a TTL in
 // an LRU of jwt_pubkey_cache_size, concurrent fetches of one kid are merged,
-// failures are remembered briefly, and fetches of new kids are rate-limited.
+// a fetch is retried (at most three attempts, within the fetch timeout) only
+// when the connection fails before an answer, failures are remembered
+// briefly, and fetches of new kids are rate-limited.
 //
 // Where Jitsi has known bugs (JITSI.md §4.7) this package does the safe
 // thing: HMACs are compared in constant time; a token without sub is refused

@@ -225,17 +225,17 @@ func TestKeySetTTL(t *testing.T) {
 
 func TestParseKeySetSkipsBadEntries(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
-	keys, err := parseKeySet([]byte(`{"keys":[{"kid":"a","kty":"RSA","n":"AQAB","e":"AQAB"},{"kid":"b","kty":"RSA","n":"!!","e":"AQAB"},{"kid":"c","kty":"RSA","n":"AQAB","e":""}]}`), log)
+	keys, err := parseKeySet([]byte(`{"keys":[{"kid":"a","kty":"RSA","n":"AQAB","e":"AQAB"},{"kid":"b","kty":"RSA","n":"!!","e":"AQAB"},{"kid":"c","kty":"RSA","n":"AQAB","e":""}]}`), "RS256", log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(keys) != 0 { // too small, bad base64, bad exponent
 		t.Errorf("got %d keys", len(keys))
 	}
-	if _, err := parseKeySet([]byte(`{"keys":{}}`), log); err == nil {
+	if _, err := parseKeySet([]byte(`{"keys":{}}`), "RS256", log); err == nil {
 		t.Error("keys object accepted")
 	}
-	if _, err := parseKeySet([]byte(`[]`), log); err == nil {
+	if _, err := parseKeySet([]byte(`[]`), "RS256", log); err == nil {
 		t.Error("array accepted")
 	}
 }

@@ -2,6 +2,9 @@ package jwt
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
@@ -35,6 +38,7 @@ const (
 // triggers a refresh (at most every 30 s) so a rotated key works at once.
 type keySet struct {
 	url     string
+	alg     string // the configured algorithm: keys that do not fit it are skipped
 	client  *http.Client
 	now     func() time.Time
 	log     *slog.Logger
@@ -49,12 +53,12 @@ type keySet struct {
 }
 
 type setKey struct {
-	key      *rsa.PublicKey
+	key      crypto.PublicKey
 	removeAt time.Time // zero while the key is published
 }
 
 // lookup returns the key for kid, or nil if the set does not have it.
-func (s *keySet) lookup(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+func (s *keySet) lookup(ctx context.Context, kid string) (crypto.PublicKey, error) {
 	now := s.now()
 	s.mu.Lock()
 	key := s.find(kid, now)
@@ -83,7 +87,7 @@ func (s *keySet) lookup(ctx context.Context, kid string) (*rsa.PublicKey, error)
 	return s.find(kid, s.now()), nil
 }
 
-func (s *keySet) find(kid string, now time.Time) *rsa.PublicKey {
+func (s *keySet) find(kid string, now time.Time) crypto.PublicKey {
 	k, ok := s.keys[kid]
 	if !ok {
 		return nil
@@ -126,7 +130,7 @@ func (s *keySet) run(ctx context.Context, call *fetchCall) {
 	close(call.done)
 }
 
-func (s *keySet) fetch(ctx context.Context) (map[string]*rsa.PublicKey, time.Duration, error) {
+func (s *keySet) fetch(ctx context.Context) (map[string]crypto.PublicKey, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {
 		return nil, 0, fmt.Errorf("building key set request: %w", err)
@@ -147,7 +151,7 @@ func (s *keySet) fetch(ctx context.Context) (map[string]*rsa.PublicKey, time.Dur
 	if len(body) > maxKeySetBody {
 		return nil, 0, fmt.Errorf("reading key set: body over %d bytes", maxKeySetBody)
 	}
-	keys, err := parseKeySet(body, s.log)
+	keys, err := parseKeySet(body, s.alg, s.log)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -181,24 +185,30 @@ type jwk struct {
 	Use string `json:"use"`
 	N   string `json:"n"`
 	E   string `json:"e"`
+	Crv string `json:"crv"`
+	X   string `json:"x"`
+	Y   string `json:"y"`
 }
 
 // parseKeySet reads a JWKS document or a kid -> PEM map. Entries that are not
-// usable RSA verification keys are skipped with a log line; only tokens with
-// RS* algorithms are ever verified with them.
-func parseKeySet(body []byte, log *slog.Logger) (map[string]*rsa.PublicKey, error) {
+// usable RSA or EC (P-256, P-384) verification keys are skipped with a log
+// line; a key is only ever used for the algorithm family it fits (keyFits).
+func parseKeySet(body []byte, alg string, log *slog.Logger) (map[string]crypto.PublicKey, error) {
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, fmt.Errorf("parsing key set: %w", err)
 	}
-	keys := make(map[string]*rsa.PublicKey)
+	keys := make(map[string]crypto.PublicKey)
 	if raw, ok := doc["keys"]; ok {
 		var set []jwk
 		if err := json.Unmarshal(raw, &set); err != nil {
 			return nil, fmt.Errorf("parsing key set: keys: %w", err)
 		}
 		for _, k := range set {
-			key, err := k.rsaKey()
+			key, err := k.publicKey()
+			if err == nil && !keyFits(alg, key) {
+				err = fmt.Errorf("a %T cannot verify %s", key, alg)
+			}
 			if err != nil {
 				log.Debug("jwt: skipping key set entry", "kid", k.Kid, "err", err)
 				continue
@@ -215,7 +225,10 @@ func parseKeySet(body []byte, log *slog.Logger) (map[string]*rsa.PublicKey, erro
 		if checkKeyID(kid) != nil {
 			continue
 		}
-		key, err := parseRSAPublicKeyPEM([]byte(pemText))
+		key, err := parsePublicKeyPEM([]byte(pemText))
+		if err == nil && !keyFits(alg, key) {
+			err = fmt.Errorf("a %T cannot verify %s", key, alg)
+		}
 		if err != nil {
 			log.Debug("jwt: skipping key set entry", "kid", kid, "err", err)
 			continue
@@ -225,15 +238,45 @@ func parseKeySet(body []byte, log *slog.Logger) (map[string]*rsa.PublicKey, erro
 	return keys, nil
 }
 
-func (k jwk) rsaKey() (*rsa.PublicKey, error) {
+func (k jwk) publicKey() (crypto.PublicKey, error) {
 	switch {
 	case k.Kid == "" || checkKeyID(k.Kid) != nil:
 		return nil, errors.New("missing or bad kid")
-	case k.Kty != "RSA":
-		return nil, fmt.Errorf("key type %q is not RSA", k.Kty)
 	case k.Use != "" && k.Use != "sig":
 		return nil, fmt.Errorf("key use %q is not sig", k.Use)
+	case k.Kty == "RSA":
+		return k.rsaKey()
+	case k.Kty == "EC":
+		return k.ecKey()
 	}
+	return nil, fmt.Errorf("key type %q is not RSA or EC", k.Kty)
+}
+
+// ecKey reads an EC JWK (RFC 7518 §6.2.1) on P-256 or P-384.
+func (k jwk) ecKey() (*ecdsa.PublicKey, error) {
+	var curve elliptic.Curve
+	switch k.Crv {
+	case "P-256":
+		curve = elliptic.P256()
+	case "P-384":
+		curve = elliptic.P384()
+	default:
+		return nil, fmt.Errorf("curve %q is not P-256 or P-384", k.Crv)
+	}
+	size := (curve.Params().BitSize + 7) / 8
+	xb, err1 := base64.RawURLEncoding.DecodeString(strings.TrimRight(k.X, "="))
+	yb, err2 := base64.RawURLEncoding.DecodeString(strings.TrimRight(k.Y, "="))
+	if err1 != nil || err2 != nil || len(xb) != size || len(yb) != size {
+		return nil, errors.New("bad EC coordinates")
+	}
+	key := &ecdsa.PublicKey{Curve: curve, X: new(big.Int).SetBytes(xb), Y: new(big.Int).SetBytes(yb)}
+	if _, err := key.ECDH(); err != nil { // rejects points not on the curve
+		return nil, fmt.Errorf("bad EC point: %w", err)
+	}
+	return key, nil
+}
+
+func (k jwk) rsaKey() (*rsa.PublicKey, error) {
 	nb, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(k.N, "="))
 	if err != nil {
 		return nil, fmt.Errorf("bad modulus: %w", err)

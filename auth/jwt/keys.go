@@ -2,6 +2,9 @@ package jwt
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/hex"
@@ -32,6 +35,13 @@ const (
 var (
 	errKeyNotFound    = errors.New("key server has no such key")
 	errKeyRateLimited = errors.New("too many new key ids being fetched")
+	errConnection     = errors.New("connection to the key server failed")
+)
+
+// Retries of a key fetch after a connection failure.
+const (
+	maxFetchAttempts = 3
+	retryPause       = 50 * time.Millisecond
 )
 
 // checkKeyID refuses kids that cannot be a sane identifier. A "/" is allowed:
@@ -59,17 +69,37 @@ func keyURL(server, kid string) string {
 	return strings.TrimSuffix(server, "/") + "/" + hex.EncodeToString(sum[:]) + ".pem"
 }
 
-// parseRSAPublicKeyPEM parses a PEM public key or certificate and enforces the
-// minimum size.
-func parseRSAPublicKeyPEM(pemBytes []byte) (*rsa.PublicKey, error) {
-	key, err := gjwt.ParseRSAPublicKeyFromPEM(pemBytes)
+// parsePublicKeyPEM parses a PEM public key or certificate: RSA of at least
+// minRSABits, or ECDSA on P-256 or P-384 (for ES256/ES384, a parley
+// extension).
+func parsePublicKeyPEM(pemBytes []byte) (crypto.PublicKey, error) {
+	if key, err := gjwt.ParseRSAPublicKeyFromPEM(pemBytes); err == nil {
+		if key.N.BitLen() < minRSABits {
+			return nil, fmt.Errorf("RSA key of %d bits is below %d", key.N.BitLen(), minRSABits)
+		}
+		return key, nil
+	}
+	ec, err := gjwt.ParseECPublicKeyFromPEM(pemBytes)
 	if err != nil {
-		return nil, fmt.Errorf("parsing RSA public key: %w", err)
+		return nil, errors.New("parsing public key: not an RSA or EC public key or certificate in PEM")
 	}
-	if key.N.BitLen() < minRSABits {
-		return nil, fmt.Errorf("RSA key of %d bits is below %d", key.N.BitLen(), minRSABits)
+	if ec.Curve != elliptic.P256() && ec.Curve != elliptic.P384() {
+		return nil, fmt.Errorf("EC key on %s: only P-256 and P-384 are supported", ec.Curve.Params().Name)
 	}
-	return key, nil
+	return ec, nil
+}
+
+// keyFits reports whether key can verify tokens signed with alg: an RSA key
+// for RS*, a P-256 key for ES256, a P-384 key for ES384. A key server that
+// publishes another kind of key under a kid gets no token accepted with it.
+func keyFits(alg string, key crypto.PublicKey) bool {
+	switch k := key.(type) {
+	case *rsa.PublicKey:
+		return isRSAAlg(alg)
+	case *ecdsa.PublicKey:
+		return (alg == "ES256" && k.Curve == elliptic.P256()) || (alg == "ES384" && k.Curve == elliptic.P384())
+	}
+	return false
 }
 
 // keyFetcher fetches ASAP public keys by kid and caches them (JITSI.md §4.4
@@ -84,6 +114,7 @@ func parseRSAPublicKeyPEM(pemBytes []byte) (*rsa.PublicKey, error) {
 //     body, #107) and bounds each fetch by a timeout (#108).
 type keyFetcher struct {
 	server  string
+	alg     string // the configured algorithm: keys that do not fit it are not cached
 	client  *http.Client
 	now     func() time.Time
 	log     *slog.Logger
@@ -99,7 +130,7 @@ type keyFetcher struct {
 }
 
 type keyEntry struct {
-	key     *rsa.PublicKey
+	key     crypto.PublicKey
 	fetched time.Time
 	retryAt time.Time // after a failed refresh: serve the old key until then
 }
@@ -111,17 +142,17 @@ type failEntry struct {
 
 type fetchCall struct {
 	done chan struct{}
-	key  *rsa.PublicKey
+	key  crypto.PublicKey
 	err  error
 }
 
 // get returns the public key for kid, fetching it if needed. ctx bounds the
 // caller's wait; the shared fetch itself is bounded by the fetch timeout so one
 // impatient caller cannot fail the others.
-func (f *keyFetcher) get(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+func (f *keyFetcher) get(ctx context.Context, kid string) (crypto.PublicKey, error) {
 	now := f.now()
 	f.mu.Lock()
-	var stale *rsa.PublicKey
+	var stale crypto.PublicKey
 	if e, ok := f.keys.get(kid); ok {
 		if now.Before(e.fetched.Add(f.ttl)) || now.Before(e.retryAt) {
 			f.mu.Unlock()
@@ -165,7 +196,7 @@ func (f *keyFetcher) get(ctx context.Context, kid string) (*rsa.PublicKey, error
 func (f *keyFetcher) run(ctx context.Context, kid string, call *fetchCall) {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	key, err := f.fetch(ctx, kid)
+	key, err := f.fetchWithRetry(ctx, kid)
 	now := f.now()
 
 	f.mu.Lock()
@@ -186,7 +217,30 @@ func (f *keyFetcher) run(ctx context.Context, kid string, call *fetchCall) {
 	close(call.done)
 }
 
-func (f *keyFetcher) fetch(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+// fetchWithRetry is fetch retried on connection failures (refused, reset,
+// closed before an answer), at most maxFetchAttempts times with a short
+// pause, all within ctx: the fetch timeout bounds the whole. HTTP answers,
+// even 5xx, and timeouts are not retried, so a struggling key server gets no
+// extra load (Jitsi retries only timeouts, 3 times 30 s).
+func (f *keyFetcher) fetchWithRetry(ctx context.Context, kid string) (crypto.PublicKey, error) {
+	pause := retryPause
+	for attempt := 1; ; attempt++ {
+		key, err := f.fetch(ctx, kid)
+		if err == nil || attempt >= maxFetchAttempts || !errors.Is(err, errConnection) {
+			return key, err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+		pause *= 2
+	}
+}
+
+func (f *keyFetcher) fetch(ctx context.Context, kid string) (crypto.PublicKey, error) {
 	u := keyURL(f.server, kid)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -195,6 +249,9 @@ func (f *keyFetcher) fetch(ctx context.Context, kid string) (*rsa.PublicKey, err
 	req.Header.Set("User-Agent", userAgent)
 	resp, err := f.client.Do(req)
 	if err != nil {
+		if ctx.Err() == nil {
+			err = fmt.Errorf("%w: %w", errConnection, err)
+		}
 		return nil, fmt.Errorf("fetching %s: %w", u, err)
 	}
 	defer resp.Body.Close()
@@ -209,9 +266,12 @@ func (f *keyFetcher) fetch(ctx context.Context, kid string) (*rsa.PublicKey, err
 	case len(body) > maxKeyBody:
 		return nil, fmt.Errorf("reading %s: body over %d bytes", u, maxKeyBody)
 	}
-	key, err := parseRSAPublicKeyPEM(body)
+	key, err := parsePublicKeyPEM(body)
 	if err != nil {
 		return nil, fmt.Errorf("key from %s: %w", u, err)
+	}
+	if !keyFits(f.alg, key) {
+		return nil, fmt.Errorf("key from %s: a %T cannot verify %s", u, key, f.alg)
 	}
 	return key, nil
 }

@@ -1,6 +1,7 @@
 package jwt
 
 import (
+	"crypto/ecdsa"
 	"crypto/rsa"
 	"errors"
 	"fmt"
@@ -12,9 +13,11 @@ import (
 
 // MintOptions says how Mint signs.
 type MintOptions struct {
-	// Algorithm is HS256, HS384, HS512, RS256, RS384 or RS512.
+	// Algorithm is HS256, HS384, HS512, RS256, RS384, RS512, ES256 or
+	// ES384.
 	Algorithm string
-	// Key is the app_secret as []byte for HS*, or an *rsa.PrivateKey for RS*.
+	// Key is the app_secret as []byte for HS*, an *rsa.PrivateKey for RS*,
+	// or an *ecdsa.PrivateKey on the matching curve for ES*.
 	Key any
 	// KeyID is the kid header; verifiers in key-server modes require it.
 	KeyID string
@@ -34,6 +37,11 @@ func Mint(claims map[string]any, opts MintOptions) (string, error) {
 	case isRSAAlg(opts.Algorithm):
 		if _, ok := opts.Key.(*rsa.PrivateKey); !ok {
 			return "", fmt.Errorf("jwt: mint: %s needs an *rsa.PrivateKey, got %T", opts.Algorithm, opts.Key)
+		}
+	case isECAlg(opts.Algorithm):
+		k, ok := opts.Key.(*ecdsa.PrivateKey)
+		if !ok || !keyFits(opts.Algorithm, &k.PublicKey) {
+			return "", fmt.Errorf("jwt: mint: %s needs an *ecdsa.PrivateKey on its curve, got %T", opts.Algorithm, opts.Key)
 		}
 	default:
 		return "", fmt.Errorf("jwt: mint: unsupported algorithm %q", opts.Algorithm)

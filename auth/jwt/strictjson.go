@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 )
 
 // maxJSONDepth bounds the nesting of token JSON. Real Jitsi tokens nest three
@@ -23,94 +22,115 @@ var (
 // numbers stay json.Number, a key repeated in any object is an error (two
 // parsers reading different values from one token is a known attack, see
 // SECURITY-CASES #112 / JSA-2023-0001), nesting is bounded, and nothing may
-// follow the object.
+// follow the object. encoding/json does the decoding; checkKeys then walks
+// the (now known valid) text for repeated keys and depth.
 func decodeObject(data []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
+	var v any
+	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
+	obj, ok := v.(map[string]any)
+	if !ok {
 		return nil, errNotObject
 	}
-	obj, err := readObject(dec, 1)
-	if err != nil {
-		return nil, err
+	end := int(dec.InputOffset())
+	if len(bytes.TrimLeft(data[end:], " \t\r\n")) != 0 {
+		return nil, errTrailing
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		if err == nil {
-			err = errTrailing
-		}
+	if err := checkKeys(data[:end]); err != nil {
 		return nil, err
 	}
 	return obj, nil
 }
 
-// readObject reads the members of an object whose '{' was consumed.
-func readObject(dec *json.Decoder, depth int) (map[string]any, error) {
-	if depth > maxJSONDepth {
-		return nil, errTooDeep
-	}
-	obj := make(map[string]any)
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, fmt.Errorf("object key is %T", tok)
-		}
-		if _, dup := obj[key]; dup {
-			return nil, fmt.Errorf("%w %q", errDuplicateKey, key)
-		}
-		val, err := readValue(dec, depth)
-		if err != nil {
-			return nil, err
-		}
-		obj[key] = val
-	}
-	if _, err := dec.Token(); err != nil { // the closing '}'
-		return nil, err
-	}
-	return obj, nil
+// objectKeys holds the keys seen in one object: a slice while small, a map
+// beyond that, so hostile objects with many keys stay linear.
+type objectKeys struct {
+	list []string
+	set  map[string]struct{}
 }
 
-func readArray(dec *json.Decoder, depth int) ([]any, error) {
-	if depth > maxJSONDepth {
-		return nil, errTooDeep
-	}
-	arr := []any{}
-	for dec.More() {
-		val, err := readValue(dec, depth)
-		if err != nil {
-			return nil, err
+const objectKeysListMax = 16
+
+// add records key and reports whether it was new.
+func (o *objectKeys) add(key string) bool {
+	if o.set != nil {
+		if _, dup := o.set[key]; dup {
+			return false
 		}
-		arr = append(arr, val)
+		o.set[key] = struct{}{}
+		return true
 	}
-	if _, err := dec.Token(); err != nil { // the closing ']'
-		return nil, err
+	for _, k := range o.list {
+		if k == key {
+			return false
+		}
 	}
-	return arr, nil
+	if len(o.list) < objectKeysListMax {
+		o.list = append(o.list, key)
+		return true
+	}
+	o.set = make(map[string]struct{}, 2*objectKeysListMax)
+	for _, k := range o.list {
+		o.set[k] = struct{}{}
+	}
+	o.set[key] = struct{}{}
+	o.list = nil
+	return true
 }
 
-func readValue(dec *json.Decoder, depth int) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			return readObject(dec, depth+1)
-		case '[':
-			return readArray(dec, depth+1)
-		default:
-			return nil, fmt.Errorf("unexpected %q", t)
+type jsonLevel struct {
+	object  bool
+	wantKey bool
+	keys    objectKeys
+}
+
+// checkKeys walks valid JSON text and fails on a key repeated within one
+// object (compared after escape decoding, as encoding/json decodes them) or
+// on nesting deeper than maxJSONDepth.
+func checkKeys(data []byte) error {
+	var stack []jsonLevel
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; c {
+		case '{', '[':
+			if len(stack) >= maxJSONDepth {
+				return errTooDeep
+			}
+			stack = append(stack, jsonLevel{object: c == '{', wantKey: c == '{'})
+		case '}', ']':
+			stack = stack[:len(stack)-1]
+		case ',':
+			if top := &stack[len(stack)-1]; top.object {
+				top.wantKey = true
+			}
+		case '"':
+			j := i + 1
+			plain := true
+			for ; data[j] != '"'; j++ {
+				if data[j] == '\\' {
+					j++
+					plain = false
+				} else if data[j] >= 0x80 {
+					plain = false
+				}
+			}
+			if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].wantKey {
+				top := &stack[n-1]
+				key := string(data[i+1 : j])
+				if !plain {
+					if err := json.Unmarshal(data[i:j+1], &key); err != nil {
+						return err
+					}
+				}
+				if !top.keys.add(key) {
+					return fmt.Errorf("%w %q", errDuplicateKey, key)
+				}
+				top.wantKey = false
+			}
+			i = j
 		}
-	default: // string, json.Number, bool, nil
-		return t, nil
 	}
+	return nil
 }

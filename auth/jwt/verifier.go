@@ -2,6 +2,7 @@ package jwt
 
 import (
 	"context"
+	"crypto"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -73,7 +74,7 @@ func WithFetchRateLimit(perSecond float64, burst int) Option {
 // Verifier checks tokens for one VirtualHost. It is safe for concurrent use.
 type Verifier struct {
 	cfg     Config
-	rsaMode bool
+	keyMode bool // public keys from a key server or key set
 	hmacKey []byte
 	asap    *keyFetcher
 	keySet  *keySet
@@ -111,14 +112,14 @@ func NewVerifier(cfg Config, opts ...Option) (*Verifier, error) {
 		return nil, errors.New("jwt: cache TTLs and fetch timeout must be positive")
 	}
 	v := &Verifier{cfg: cfg, now: o.now, log: o.log}
-	v.rsaMode = cfg.ASAPKeyServer != "" || cfg.CacheKeysURL != ""
-	if v.rsaMode {
+	v.keyMode = cfg.ASAPKeyServer != "" || cfg.CacheKeysURL != ""
+	if v.keyMode {
 		if cfg.AppSecret != "" {
 			o.log.Warn("jwt: app_secret is ignored because a key server is configured")
 		}
 		if cfg.ASAPKeyServer != "" {
 			v.asap = &keyFetcher{
-				server: cfg.ASAPKeyServer, client: o.client, now: o.now, log: o.log,
+				server: cfg.ASAPKeyServer, alg: cfg.SignatureAlgorithm, client: o.client, now: o.now, log: o.log,
 				ttl: o.ttl, negTTL: o.negTTL, timeout: o.timeout,
 				keys:     newLRU[string, *keyEntry](cfg.KeyCacheSize),
 				fails:    newLRU[string, failEntry](cfg.KeyCacheSize),
@@ -127,7 +128,7 @@ func NewVerifier(cfg Config, opts ...Option) (*Verifier, error) {
 			}
 		}
 		if cfg.CacheKeysURL != "" {
-			v.keySet = &keySet{url: cfg.CacheKeysURL, client: o.client, now: o.now, log: o.log, timeout: o.timeout}
+			v.keySet = &keySet{url: cfg.CacheKeysURL, alg: cfg.SignatureAlgorithm, client: o.client, now: o.now, log: o.log, timeout: o.timeout}
 		}
 	} else {
 		v.hmacKey = []byte(cfg.AppSecret)
@@ -207,7 +208,7 @@ func (v *Verifier) checkHeader(token string) (string, error) {
 		return "", newError(ReasonMalformed, textInvalidToken, nil)
 	}
 	headerText := textInvalidHeader
-	if v.rsaMode {
+	if v.keyMode {
 		headerText = textBadFormat // what Jitsi says when it reads the header for kid
 	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(head)
@@ -222,7 +223,7 @@ func (v *Verifier) checkHeader(token string) (string, error) {
 		return "", newError(ReasonMalformed, headerText, errors.New("crit header not supported"))
 	}
 	var kid string
-	if v.rsaMode {
+	if v.keyMode {
 		k, present, ok := stringClaim(hdr, "kid")
 		switch {
 		case !present:
@@ -237,7 +238,9 @@ func (v *Verifier) checkHeader(token string) (string, error) {
 		switch {
 		case !present:
 			return "", newError(ReasonAlgorithm, textAlgMissing, nil)
-		case !ok || !strings.HasPrefix(alg, "RS"):
+		case !ok || !(strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "ES")):
+			// Jitsi allows RS* only; parley also ES256/ES384 when configured
+			// (the exact algorithm is checked below).
 			return "", newError(ReasonAlgorithm, textAlgNotRS, nil)
 		}
 		kid = k
@@ -252,12 +255,26 @@ func (v *Verifier) checkHeader(token string) (string, error) {
 }
 
 // key returns the verification key; its type always matches the configured
-// algorithm's family ([]byte for HS*, *rsa.PublicKey for RS*), so a token can
-// never get its HMAC checked with public-key bytes (CVE-2021-39215).
+// algorithm ([]byte for HS*, *rsa.PublicKey for RS*, *ecdsa.PublicKey on the
+// algorithm's curve for ES*), so a token can never get its HMAC checked with
+// public-key bytes (CVE-2021-39215) nor a key of another family.
 func (v *Verifier) key(ctx context.Context, kid string) (any, error) {
-	if !v.rsaMode {
+	if !v.keyMode {
 		return v.hmacKey, nil
 	}
+	key, err := v.publicKey(ctx, kid)
+	if err != nil {
+		return nil, err
+	}
+	if !keyFits(v.cfg.SignatureAlgorithm, key) {
+		return nil, newError(ReasonKeyUnavailable, textNoPublicKey,
+			fmt.Errorf("the key for kid %q does not fit %s", kid, v.cfg.SignatureAlgorithm))
+	}
+	return key, nil
+}
+
+// publicKey finds the key for kid in the key set, then on the key server.
+func (v *Verifier) publicKey(ctx context.Context, kid string) (crypto.PublicKey, error) {
 	if v.keySet != nil {
 		key, err := v.keySet.lookup(ctx, kid)
 		if err != nil && v.asap == nil {
