@@ -125,3 +125,18 @@ func (srv *Server) componentDomains() []string {
 	sort.Strings(out)
 	return slices.Clip(out)
 }
+
+// Component returns the in-process component serving domain, or nil (no
+// such component, or an external one, connected or not).
+func (srv *Server) Component(domain string) Component {
+	e := srv.component(domain)
+	if e == nil {
+		return nil
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if _, ext := e.impl.(*externalComponent); ext {
+		return nil
+	}
+	return e.impl
+}

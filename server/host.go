@@ -126,3 +126,11 @@ func (h *Host) discoItems(_ context.Context, iq *IQ) (*stanza.Element, error) {
 func (h *Host) checkAuthenticated(ctx context.Context, s *Session, user string) error {
 	return h.Events.Authenticated.Fire(ctx, &AuthEvent{Session: s, Username: user})
 }
+
+// Identities returns the host's disco#info identities, the server's own
+// (server/im) first, as disco#info lists them.
+func (h *Host) Identities() []Identity {
+	h.discoMu.RLock()
+	defer h.discoMu.RUnlock()
+	return append([]Identity{{Category: "server", Type: "im", Name: "parley"}}, h.identities...)
+}

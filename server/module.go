@@ -34,7 +34,7 @@ var builtinModules = map[string]bool{
 	"version": true, "time": true, "uptime": true, "posix": true, "c2s": true,
 	"component": true, "auth_internal_hashed": true, "auth_internal_plain": true,
 	"auth_anonymous": true, "http_openmetrics": true, "smacks": true, "limits": true,
-	"limits_exception": true,
+	"limits_exception": true, "jitsi_session": true,
 }
 
 // ignoredModules are Prosody and Jitsi modules parley does not implement,
@@ -75,6 +75,4 @@ var ignoredModules = map[string]string{
 	"user_account_management": "in-band account management is not supported",
 	"http_openmetrics":        "metrics are served on the HTTP port's /metrics",
 	"limits":                  "parley applies fixed stanza size limits",
-	"turncredentials":         "not supported yet",
-	"external_services":       "not supported yet",
 }

@@ -37,6 +37,10 @@ func (s *Session) handleStanza(ctx context.Context, el *stanza.Element) error {
 		}
 	}
 	el.Set("from", full.String())
+	if s.lang != "" && el.Lang() == "" {
+		// Prosody stamps the stream's language on client stanzas.
+		el.Attr = append(el.Attr, langAttr(s.lang))
+	}
 	if el.Name.Local == "iq" && !validIQ(el) {
 		if t := el.Get("type"); t != "error" && t != "result" {
 			s.Send(errorReply(el, "modify", "bad-request", "invalid iq"))

@@ -32,6 +32,7 @@ func paramFlags(fs *flag.FlagSet, p *scenario.Params, sm *string) {
 	fs.IntVar(&p.Occupants, "occupants", 0, "occupants per room; active participants in bigroom")
 	fs.IntVar(&p.Listeners, "listeners", 0, "passive listeners (bigroom)")
 	fs.BoolVar(&p.NoVisitors, "no-visitors", false, "bigroom: listeners are participants (O(n²) presence)")
+	fs.BoolVar(&p.SmallPresence, "small-presence", false, "MUC joins without the 1 KB Jitsi payload")
 	fs.Float64Var(&p.JoinRate, "join-rate", 0, "joins per second (churn: also leaves per second)")
 	fs.Float64Var(&p.MsgRate, "msg-rate", 0, "messages per second")
 	fs.IntVar(&p.Messages, "messages", 0, "messages per occupant (rooms)")
@@ -292,6 +293,9 @@ func override(dst *scenario.Params, src scenario.Params) {
 	}
 	if src.NoVisitors {
 		dst.NoVisitors = true
+	}
+	if src.SmallPresence {
+		dst.SmallPresence = true
 	}
 	if src.TokenSecret != "" {
 		dst.TokenSecret = src.TokenSecret

@@ -52,6 +52,9 @@ type cli struct {
 	path   string
 	// system is the config read when -c is not given (systemConfig).
 	system string
+	// docker is set when the config was built from docker-jitsi-meet's
+	// environment variables.
+	docker *dockerSetup
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) (string, bool)) int {
@@ -110,6 +113,17 @@ func (c *cli) loadConfig() (*config.Config, error) {
 		}
 	}
 	if path == "" {
+		setup, ok, err := dockerEnvConfig(c.env)
+		if err != nil {
+			return nil, fmt.Errorf("docker-jitsi-meet environment: %w", err)
+		}
+		if ok {
+			c.docker = &setup
+			for _, w := range setup.Warnings {
+				fmt.Fprintln(c.stderr, "parley: warning:", w)
+			}
+			return config.Parse("(docker environment)", []byte(setup.Config), config.WithEnv(c.env))
+		}
 		return config.Parse("(built-in default)", defaultConfig, config.WithEnv(c.env))
 	}
 	return config.Load(path, config.WithEnv(c.env))
@@ -126,6 +140,9 @@ func (c *cli) configName() string {
 	}
 	if _, err := os.Stat(c.system); err == nil {
 		return c.system
+	}
+	if c.docker != nil {
+		return "(docker environment)"
 	}
 	return "(built-in default)"
 }
@@ -162,10 +179,24 @@ func (c *cli) serve(ctx context.Context) error {
 		log.Warn("config", "warning", w.String())
 	}
 	reportIgnoredOptions(cfg, log, nil)
+	if c.docker != nil {
+		made, err := c.docker.prepareCertificates(time.Now())
+		if err != nil {
+			return err
+		}
+		for _, f := range made {
+			log.Info("generated a self-signed certificate", "file", f)
+		}
+	}
 	opts := append(allModules(log), server.WithLogger(log), server.WithVersion(version))
 	srv, err := server.New(cfg, opts...)
 	if err != nil {
 		return err
+	}
+	if c.docker != nil {
+		if err := c.docker.createAccounts(ctx, srv); err != nil {
+			return err
+		}
 	}
 	if err := srv.Start(ctx); err != nil {
 		return err

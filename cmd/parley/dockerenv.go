@@ -43,8 +43,13 @@ import (
 //   - XMPP_RECORDER_DOMAIN is the fallback of XMPP_HIDDEN_DOMAIN in the
 //     rendered hosts too (the image applies it only to the accounts and
 //     certificates, after rendering);
-//   - a variable the template prints unquoted-when-unset (JWT_APP_ID) is
-//     empty instead of "<no value>";
+//   - a variable the template prints without a default (JWT_APP_ID) is
+//     empty when unset instead of "<no value>";
+//   - PROSODY_ADMINS is not written: the site file of every mode parley
+//     serves replaces prosody.cfg.lua's admins anyway;
+//   - domain variables must be valid, canonical XMPP domains, and numbers
+//     the template prints unquoted must be numbers (errors, not a broken
+//     Lua file);
 //   - authentication types parley does not have (ldap, matrix,
 //     hybrid_matrix_token) and PROSODY_MODE=visitors are errors.
 
@@ -191,32 +196,23 @@ func (r *dockerRender) render() error {
 	r.authDomain = e.or("XMPP_AUTH_DOMAIN", "auth.meet.jitsi")
 	r.hidden = e.or("XMPP_HIDDEN_DOMAIN", e.or("XMPP_RECORDER_DOMAIN", "hidden.meet.jitsi"))
 	r.certsDir = e.or("PARLEY_CERTS_DIR", dockerCertsDir)
+	domains := [][2]string{{"XMPP_DOMAIN", "meet.jitsi"}, {"XMPP_AUTH_DOMAIN", "auth.meet.jitsi"},
+		{"XMPP_MUC_DOMAIN", "muc.meet.jitsi"}, {"XMPP_INTERNAL_MUC_DOMAIN", "internal-muc.meet.jitsi"},
+		{"XMPP_GUEST_DOMAIN", "guest.meet.jitsi"}, {"XMPP_HIDDEN_DOMAIN", r.hidden}}
 	switch r.mode {
 	case "client":
-		for _, d := range []struct{ name, value string }{
-			{"XMPP_DOMAIN", r.domain}, {"XMPP_AUTH_DOMAIN", r.authDomain}, {"XMPP_HIDDEN_DOMAIN", r.hidden},
-			{"XMPP_MUC_DOMAIN", e.or("XMPP_MUC_DOMAIN", "muc.meet.jitsi")},
-			{"XMPP_INTERNAL_MUC_DOMAIN", e.or("XMPP_INTERNAL_MUC_DOMAIN", "internal-muc.meet.jitsi")},
-			{"XMPP_GUEST_DOMAIN", e.or("XMPP_GUEST_DOMAIN", "guest.meet.jitsi")},
-		} {
-			if err := checkDomain(d.name, d.value); err != nil {
-				return err
-			}
-		}
 	case "brewery":
 		r.authDomain = e.or("JVB_XMPP_AUTH_DOMAIN", "auth.jvb.meet.jitsi")
-		for _, d := range []struct{ name, value string }{
-			{"JVB_XMPP_AUTH_DOMAIN", r.authDomain},
-			{"JVB_XMPP_INTERNAL_MUC_DOMAIN", e.or("JVB_XMPP_INTERNAL_MUC_DOMAIN", "muc.jvb.meet.jitsi")},
-		} {
-			if err := checkDomain(d.name, d.value); err != nil {
-				return err
-			}
-		}
+		domains = [][2]string{{"JVB_XMPP_AUTH_DOMAIN", r.authDomain}, {"JVB_XMPP_INTERNAL_MUC_DOMAIN", "muc.jvb.meet.jitsi"}}
 	case "visitors":
 		return fmt.Errorf("docker environment: PROSODY_MODE=visitors needs server-to-server connections, which parley does not support")
 	default:
 		return fmt.Errorf("docker environment: unknown PROSODY_MODE %q (want client or brewery)", r.mode)
+	}
+	for _, d := range domains {
+		if err := checkDomain(d[0], e.or(d[0], d[1])); err != nil {
+			return err
+		}
 	}
 	if e.get("JICOFO_AUTH_PASSWORD") == "" {
 		r.warn("JICOFO_AUTH_PASSWORD is not set: jicofo cannot log in (the docker image refuses to start)")

@@ -3,8 +3,9 @@ package main
 import (
 	"log/slog"
 
-	"github.com/parley-xmpp/parley/auth"
 	"github.com/parley-xmpp/parley/bosh"
+	"github.com/parley-xmpp/parley/jitsi"
+	"github.com/parley-xmpp/parley/muc"
 	"github.com/parley-xmpp/parley/server"
 	"github.com/parley-xmpp/parley/server/httpx"
 	"github.com/parley-xmpp/parley/server/websocket"
@@ -13,16 +14,22 @@ import (
 // allModules lists every built-in module, component type and
 // authentication provider, explicitly and without init() side effects.
 // Each call builds fresh instances, so two servers never share state.
-func allModules(_ *slog.Logger) []server.Option {
+func allModules(log *slog.Logger) []server.Option {
 	return []server.Option{
 		server.WithModules(
 			bosh.New(bosh.Options{}),
 			websocket.New(websocket.Options{}),
 			httpx.NewHealth(),
+			jitsi.NewFeaturesIdentity(),
+			jitsi.NewExternalServices(),
+			jitsi.NewTURNCredentials(),
+			jitsi.NewJiconop(),
+			jitsi.NewMUCSize(nil),
+			jitsi.NewMUCCensus(nil, nil),
 		),
-		// Jitsi's anonymous provider: ANONYMOUS with a random UUID username.
-		server.WithAuthProvider("jitsi-anonymous", func(h *server.Host) (auth.Provider, error) {
-			return auth.NewAnonymous(h.Name, auth.AnonymousOptions{}), nil
-		}),
+		server.WithModules(jitsi.DeprecatedIdentityModules()...),
+		server.WithComponentType("muc", muc.Factory(append(jitsi.MUCModules(), muc.WithLogger(log))...)),
+		server.WithComponentType(jitsi.ClientProxyType, jitsi.ClientProxyFactory()),
+		server.WithAuthProvider("jitsi-anonymous", jitsi.JitsiAnonymousFactory(nil)),
 	}
 }

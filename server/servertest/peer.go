@@ -85,9 +85,9 @@ func (c *Client) ServeErr() error {
 // Send writes el to the server.
 func (c *Client) Send(el *stanza.Element) {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), Wait)
-	defer cancel()
-	if err := c.Session.Send(ctx, xml.NewDecoder(bytes.NewReader(stanza.AppendIn(nil, el, stanza.NSClient)))); err != nil {
+	// No deadline: mellium v0.22 maps a context deadline onto the
+	// connection, and a cancelled one can break a later write.
+	if err := c.Session.Send(context.Background(), xml.NewDecoder(bytes.NewReader(stanza.AppendIn(nil, el, stanza.NSClient)))); err != nil {
 		c.t.Fatalf("servertest: %s: send: %v", c.JID, err)
 	}
 }

@@ -148,6 +148,13 @@ func (c *rawWS) login() (string, error) {
 	if !ok {
 		return "", fmt.Errorf("bind: %s", m)
 	}
+	// Stream management with resumption, as lib-jitsi-meet enables it.
+	if err := c.send(`<enable xmlns='urn:xmpp:sm:3' resume='true'/>`); err != nil {
+		return "", err
+	}
+	if err := c.expect("<enabled"); err != nil {
+		return "", err
+	}
 	_ = c.conn.SetDeadline(time.Time{})
 	c.r = nil
 	return full, nil

@@ -77,7 +77,7 @@ func Text(w io.Writer, r *scenario.Result) {
 		}
 		fmt.Fprintf(w, "  phases        %s\n", strings.Join(parts, ", "))
 	}
-	fmt.Fprintf(w, "  generator     CPU %.2f s, wall %.1f s, load %s\n", r.GeneratorCPU, r.WallSeconds, r.LoadAvg)
+	fmt.Fprintf(w, "  generator     CPU %.2f s, wall %.1f s, %s stanzas received, load %s\n", r.GeneratorCPU, r.WallSeconds, num(float64(r.Received)), r.LoadAvg)
 	if r.Errors > 0 {
 		fmt.Fprintf(w, "  errors        %d, first: %s\n", r.Errors, strings.Join(r.ErrorSample, " | "))
 	}

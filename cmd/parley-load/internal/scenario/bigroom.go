@@ -67,13 +67,13 @@ func runBigRoom(ctx context.Context, r *Run) error {
 	r.Phase("open")
 	r.Result.Sessions = opened
 	r.Result.Setup = summary(&setup)
-	defer closeMembers(ms)
+	defer r.closeMembers(ms)
 	if opened < n {
 		return fmt.Errorf("scenario: only %d of %d sessions opened", opened, n)
 	}
 
 	owner := ms[0]
-	owner.join(r, false)
+	owner.join(r, r.Params.SmallPresence)
 	if !waitFor(ctx, 10*time.Second, func() bool { return owner.state.Load() == stIn }) {
 		return errors.New("scenario: the first participant could not create the room")
 	}
@@ -83,13 +83,13 @@ func runBigRoom(ctx context.Context, r *Run) error {
 		}
 	}
 	start := time.Now()
-	pace(ctx, 50, actives-1, func(i int) { ms[1+i].join(r, false) })
+	pace(ctx, 50, actives-1, func(i int) { ms[1+i].join(r, r.Params.SmallPresence) })
 	// Participants first: a join's audience is then exactly the occupant
 	// list its joiner received (visitors are not in that list).
 	if !waitFor(ctx, 60*time.Second, func() bool { return m.joined.Load()+m.failed.Load() >= int64(actives) }) {
 		r.Note("only %d of %d participants joined", m.joined.Load(), actives)
 	}
-	pace(ctx, rate, listeners, func(i int) { ms[actives+i].join(r, false) })
+	pace(ctx, rate, listeners, func(i int) { ms[actives+i].join(r, r.Params.SmallPresence) })
 	if !waitFor(ctx, 120*time.Second, func() bool { return m.joined.Load()+m.failed.Load() >= int64(n) }) {
 		r.Note("only %d of %d joins completed", m.joined.Load(), n)
 	}

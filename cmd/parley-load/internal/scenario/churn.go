@@ -50,13 +50,13 @@ func runChurn(ctx context.Context, r *Run) error {
 	r.Phase("open")
 	r.Result.Sessions = opened
 	r.Result.Setup = summary(&setup)
-	defer closeMembers(ms)
+	defer r.closeMembers(ms)
 	if opened < n {
 		return fmt.Errorf("scenario: only %d of %d sessions opened", opened, n)
 	}
 
 	start := time.Now()
-	pace(ctx, rate, size, func(i int) { ms[i].join(r, false) })
+	pace(ctx, rate, size, func(i int) { ms[i].join(r, r.Params.SmallPresence) })
 	if !waitFor(ctx, 60*time.Second, func() bool { return fill.joined.Load()+fill.failed.Load() >= int64(size) }) {
 		r.Note("fill: only %d of %d joins completed", fill.joined.Load(), size)
 	}
@@ -83,7 +83,7 @@ func runChurn(ctx context.Context, r *Run) error {
 			o.leave(r)
 		}
 		if o := pick(rng, ms, stOut); o != nil {
-			o.join(r, false)
+			o.join(r, r.Params.SmallPresence)
 		} else {
 			skipped++
 		}

@@ -55,19 +55,7 @@ func runIdle(ctx context.Context, r *Run) error {
 	if opened > 0 && r.Target.PID > 0 {
 		r.Result.BytesPerSession = float64(after.RSSEnd-before.RSSEnd) / float64(opened)
 	}
-	alive := 0
-	for _, s := range sessions {
-		if s != nil {
-			select {
-			case <-s.Done():
-			default:
-				alive++
-			}
-		}
-	}
-	if alive < opened {
-		r.Note("%d of %d sessions ended before the measurement", opened-alive, opened)
-	}
+	r.reap(sessions)
 	closeAll(sessions, 200)
 	r.Phase("close")
 	return nil

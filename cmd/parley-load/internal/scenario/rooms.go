@@ -29,13 +29,14 @@ func (r *Run) openMembers(ctx context.Context, ms []*member, transports []string
 	return count(sessions)
 }
 
-func closeMembers(ms []*member) {
+func (r *Run) closeMembers(ms []*member) {
 	sessions := make([]*xclient.Session, 0, len(ms))
 	for _, m := range ms {
 		if m.s != nil {
 			sessions = append(sessions, m.s)
 		}
 	}
+	r.reap(sessions)
 	closeAll(sessions, 100)
 }
 
@@ -76,13 +77,13 @@ func runRooms(ctx context.Context, r *Run) error {
 	r.Phase("open")
 	r.Result.Sessions = opened
 	r.Result.Setup = summary(&setup)
-	defer closeMembers(ms)
+	defer r.closeMembers(ms)
 	if opened < n {
 		return fmt.Errorf("scenario: only %d of %d sessions opened", opened, n)
 	}
 
 	start := time.Now()
-	pace(ctx, joinRate, n, func(i int) { ms[i].join(r, false) })
+	pace(ctx, joinRate, n, func(i int) { ms[i].join(r, r.Params.SmallPresence) })
 	if !waitFor(ctx, 30*time.Second, func() bool { return m.joined.Load()+m.failed.Load() >= int64(n) }) {
 		r.Note("only %d of %d joins completed", m.joined.Load(), n)
 	}

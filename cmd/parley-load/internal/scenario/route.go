@@ -78,6 +78,7 @@ func runRoute(ctx context.Context, r *Run) error {
 	res := fan.Finish()
 	r.Result.Message = &res
 	r.Result.Throughput = float64(res.Delivered) / elapsed.Seconds()
+	r.reap(sessions)
 	closeAll(sessions, 50)
 	r.Phase("close")
 	return nil

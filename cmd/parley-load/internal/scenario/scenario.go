@@ -72,6 +72,9 @@ type Params struct {
 	// NoVisitors makes bigroom listeners ordinary participants whose
 	// presence is broadcast (a fill costs O(n²) stanzas then).
 	NoVisitors bool `json:"no_visitors,omitempty"`
+	// SmallPresence sends MUC joins without the Jitsi payload (about
+	// 200 bytes instead of 1.2 KB).
+	SmallPresence bool `json:"small_presence,omitempty"`
 	// JoinRate is joins per second (and leaves per second in churn).
 	JoinRate float64 `json:"join_rate,omitempty"`
 	// MsgRate is messages per second across the scenario.
@@ -159,7 +162,9 @@ type Result struct {
 	Server       *metrics.ServerUsage `json:"server,omitempty"`
 	Phases       []Phase              `json:"phases,omitempty"`
 	GeneratorCPU float64              `json:"generator_cpu_seconds"`
-	AckRTT       *metrics.Summary     `json:"ack_rtt,omitempty"`
+	// Received counts stanzas delivered to all the run's sessions.
+	Received int64            `json:"stanzas_received"`
+	AckRTT   *metrics.Summary `json:"ack_rtt,omitempty"`
 
 	Errors      int64    `json:"errors"`
 	ErrorSample []string `json:"error_sample,omitempty"`
@@ -256,6 +261,7 @@ func Execute(ctx context.Context, sc Scenario, t Target, p Params, log *slog.Log
 	cpu0 := metrics.SelfCPU()
 	err := sc.Run(ctx, r)
 	r.Shared.Close()
+	r.Result.Received = r.Shared.Received()
 	r.Result.WallSeconds = time.Since(r.Result.Started).Seconds()
 	r.Result.GeneratorCPU = (metrics.SelfCPU() - cpu0).Seconds()
 	if r.sampler != nil {
@@ -466,6 +472,32 @@ func (r *Run) openSessions(ctx context.Context, n, conc int, cfg func(i int) xcl
 	}
 	wg.Wait()
 	return out
+}
+
+// reap counts sessions that the server or the network ended during the
+// run as errors.
+func (r *Run) reap(sessions []*xclient.Session) {
+	dead := 0
+	for _, s := range sessions {
+		if s == nil {
+			continue
+		}
+		select {
+		case <-s.Done():
+			if err := s.Err(); err != nil {
+				dead++
+				if dead <= 3 {
+					r.Error(fmt.Errorf("session %s ended: %w", s.JID(), err))
+				} else {
+					r.errors.Add(1)
+				}
+			}
+		default:
+		}
+	}
+	if dead > 0 {
+		r.Note("%d sessions were ended by the server or the network during the run", dead)
+	}
 }
 
 // closeAll closes sessions with bounded concurrency.

@@ -130,6 +130,7 @@ type Session struct {
 	// Setup is how long Open took.
 	Setup time.Duration
 
+	closing   atomic.Bool // Close was called
 	closeOnce sync.Once
 	done      chan struct{}
 	errMu     sync.Mutex
@@ -455,6 +456,7 @@ func (s *Session) Acked() uint32 { return s.acked.Load() }
 
 // Close ends the stream and the connection.
 func (s *Session) Close() error {
+	s.closing.Store(true)
 	err := s.c.close()
 	s.finish(ErrClosed)
 	return err
@@ -462,8 +464,12 @@ func (s *Session) Close() error {
 
 func (s *Session) finish(err error) {
 	s.errMu.Lock()
-	if s.err == nil && err != nil && !errors.Is(err, ErrClosed) {
+	switch {
+	case s.err != nil || err == nil:
+	case !errors.Is(err, ErrClosed):
 		s.err = err
+	case !s.closing.Load():
+		s.err = errors.New("xclient: the server closed the stream")
 	}
 	s.errMu.Unlock()
 	s.closeOnce.Do(func() { close(s.done) })
@@ -472,7 +478,8 @@ func (s *Session) finish(err error) {
 // Done is closed when the session ends.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
-// Err returns why the session ended, nil for a clean close.
+// Err returns why the session ended: nil while it runs and after Close,
+// an error if the server or the connection ended it.
 func (s *Session) Err() error {
 	s.errMu.Lock()
 	defer s.errMu.Unlock()

@@ -188,3 +188,27 @@ func TestClose(t *testing.T) {
 		t.Error("Send after Close succeeded")
 	}
 }
+
+// TestServerEndsSession logs in twice with the same full JID: the server
+// replaces the first session (RFC 6120 §7.7.2.2), which must then report
+// an error rather than a clean close.
+func TestServerEndsSession(t *testing.T) {
+	srv := loadtest.Start(t)
+	sh := xclient.NewShared(2)
+	t.Cleanup(sh.Close)
+	cfg := xclient.Config{Addr: srv.C2SAddr, Mechanism: xclient.Plain, Domain: "load.test", Username: "user0", Password: loadtest.Password, Resource: "same"}
+	first := open(t, cfg, sh)
+	first.Run(func(*xclient.Session, []byte) {})
+	second := open(t, cfg, sh)
+	if second.JID() != "user0@load.test/same" {
+		t.Fatalf("second JID %q", second.JID())
+	}
+	select {
+	case <-first.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replaced session did not end")
+	}
+	if err := first.Err(); err == nil || !strings.Contains(err.Error(), "conflict") {
+		t.Errorf("Err = %v, want a conflict stream error", err)
+	}
+}
