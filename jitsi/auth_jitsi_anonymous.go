@@ -55,17 +55,18 @@ func (p *JitsiAnonymous) Start(mech string, req *auth.Request) (auth.Exchange, e
 	if mech != auth.MechANONYMOUS {
 		return nil, &auth.Failure{Condition: auth.CondInvalidMechanism}
 	}
-	var params map[string]string
+	x := &anonExchange{p: p}
 	if req != nil {
-		params = req.Params
+		x.params, x.host = req.Params, req.Host
 	}
-	return &anonExchange{p: p, params: params}, nil
+	return x, nil
 }
 
 // anonExchange completes in one step; the client's trace is ignored.
 type anonExchange struct {
 	p        *JitsiAnonymous
 	params   map[string]string
+	host     string
 	finished bool
 	username string
 }
@@ -82,7 +83,7 @@ func (x *anonExchange) Step(_ context.Context, in []byte) ([]byte, bool, error) 
 	if len(in) > auth.MaxMessageSize {
 		return nil, false, &auth.Failure{Condition: auth.CondMalformedRequest, Text: "message too long"}
 	}
-	u, _, err := pickUsername(x.p.srv, x.params, x.p.rand)
+	u, _, err := pickUsername(x.p.srv, x.host, x.params, x.p.rand)
 	if err != nil {
 		return nil, false, &auth.Failure{Condition: auth.CondTemporaryAuthFailure, Err: err}
 	}

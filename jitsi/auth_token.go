@@ -278,7 +278,7 @@ func (x *tokenExchange) Step(ctx context.Context, in []byte) ([]byte, bool, erro
 		st.TenantMismatch = true
 		p.log.Info("token tenant does not match the URL tenant", "tenant", x.params[ParamPrefix])
 	}
-	user, resumed, err := pickUsername(p.host.Server(), x.params, p.rand)
+	user, resumed, err := pickUsername(p.host.Server(), p.host.Name, x.params, p.rand)
 	if err != nil {
 		return nil, false, &auth.Failure{Condition: auth.CondTemporaryAuthFailure, Err: err}
 	}
@@ -291,9 +291,9 @@ func (x *tokenExchange) Step(ctx context.Context, in []byte) ([]byte, bool, erro
 
 // pickUsername returns the username of the live session whose stream
 // management id is params["previd"], or else a fresh UUID.
-func pickUsername(srv *server.Server, params map[string]string, r io.Reader) (user string, resumed bool, err error) {
+func pickUsername(srv *server.Server, host string, params map[string]string, r io.Reader) (user string, resumed bool, err error) {
 	if prev := params[ParamPrevID]; prev != "" {
-		if u, ok := srv.UsernameForResumption(prev); ok && u != "" {
+		if u, ok := srv.UsernameForResumption(host, prev); ok && u != "" {
 			return u, true, nil
 		}
 	}

@@ -276,12 +276,13 @@ func (s *Session) bounceUnacked() {
 	}
 }
 
-// UsernameForResumption returns the username of the session whose stream
-// management id is previd, for providers that keep a user's identity across
-// reconnections (Jitsi's previd).
-func (srv *Server) UsernameForResumption(previd string) (string, bool) {
+// UsernameForResumption returns the username of the session on host whose
+// stream management id is previd, for providers that keep a user's identity
+// across reconnections (Jitsi's previd). A session of another VirtualHost
+// never lends its username.
+func (srv *Server) UsernameForResumption(host, previd string) (string, bool) {
 	s := srv.smLookup(previd)
-	if s == nil {
+	if s == nil || s.host == nil || s.host.Name != host {
 		return "", false
 	}
 	return s.username, true

@@ -38,6 +38,8 @@ Usage:
   parley [-c FILE] adduser JID          create an account (password prompted)
   parley [-c FILE] passwd JID           change a password (prompted)
   parley [-c FILE] deluser JID          delete an account
+  parley [-c FILE] token [--host H] [--room R] [--sub S] [--tenant T] [--moderator] [--exp 1h]
+                                        print a test token signed with the host's key
   parley about                          version and environment
 
 Without -c, parley reads ` + systemConfig + ` if it exists and otherwise serves
@@ -93,6 +95,8 @@ func runWith(ctx context.Context, system string, args []string, stdin io.Reader,
 		err = c.promptPassword(ctx, rest[1])
 	case rest[0] == "deluser" && len(rest) == 2:
 		err = c.deleteUser(ctx, rest[1])
+	case rest[0] == "token":
+		err = c.mintToken(rest[1:])
 	default:
 		fmt.Fprint(stderr, usage)
 		return 2

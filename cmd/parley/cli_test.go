@@ -41,7 +41,7 @@ func TestCheckConfig(t *testing.T) {
 		t.Fatalf("check config on a good file: code %d, stdout %q, stderr %q", code, out, errOut)
 	}
 
-	for _, fixture := range []string{"jitsi-debian.cfg.lua", "docker/prosody.cfg.lua"} {
+	for _, fixture := range []string{"jitsi-example.cfg.lua", "jitsi-debian.cfg.lua", "docker/prosody.cfg.lua"} {
 		path := filepath.Join("..", "..", "config", "testdata", fixture)
 		if code, out, e := runCLI(t, "", "-c", path, "check", "config"); code != 0 || !strings.Contains(out, "OK") {
 			t.Errorf("check config %s: code %d, %s %s", fixture, code, out, e)

@@ -26,10 +26,12 @@ func allModules(log *slog.Logger) []server.Option {
 			jitsi.NewJiconop(),
 			jitsi.NewMUCSize(nil),
 			jitsi.NewMUCCensus(nil, nil),
+			jitsi.NewPresenceIdentity(),
 		),
 		server.WithModules(jitsi.DeprecatedIdentityModules()...),
-		server.WithComponentType("muc", muc.Factory(append(jitsi.MUCModules(), muc.WithLogger(log))...)),
+		server.WithComponentType("muc", muc.Factory(append(append(jitsi.MUCModules(), jitsi.TokenMUCModules()...), muc.WithLogger(log))...)),
 		server.WithComponentType(jitsi.ClientProxyType, jitsi.ClientProxyFactory()),
-		server.WithAuthProvider("jitsi-anonymous", jitsi.JitsiAnonymousFactory(nil)),
+		server.WithAuthProvider(jitsi.JitsiAnonymousProviderName, jitsi.JitsiAnonymousFactory(nil)),
+		server.WithAuthProvider(jitsi.TokenProviderName, jitsi.TokenAuthFactory(jitsi.TokenAuthOptions{Logger: log})),
 	}
 }
