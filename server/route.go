@@ -87,6 +87,12 @@ func (srv *Server) Route(ctx context.Context, el *stanza.Element) {
 
 func (srv *Server) route(ctx context.Context, el *stanza.Element) {
 	srv.metrics.stanzas.WithLabelValues(el.Name.Local).Inc()
+	// Fast path for fan-out: a "to" that is exactly a bound full JID (as
+	// components address occupants) needs no parsing.
+	if s := srv.router.Session(el.Get("to")); s != nil {
+		s.Send(el)
+		return
+	}
 	to, err := jid.Parse(el.Get("to"))
 	if err != nil {
 		srv.bounce(ctx, el, "modify", "jid-malformed", "")
