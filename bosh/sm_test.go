@@ -21,15 +21,15 @@ type endpoint interface {
 
 type tcpEnd struct{ r *servertest.Raw }
 
-func (e tcpEnd) send(xml string)        { e.r.Write(xml) }
+func (e tcpEnd) send(xml string)       { e.r.Write(xml) }
 func (e tcpEnd) next() *stanza.Element { return e.r.Next() }
-func (e tcpEnd) drop()                  { _ = e.r.Conn.Close() }
+func (e tcpEnd) drop()                 { _ = e.r.Conn.Close() }
 
 type wsEnd struct{ w *transporttest.WS }
 
-func (e wsEnd) send(xml string)        { e.w.Send(xml) }
+func (e wsEnd) send(xml string)       { e.w.Send(xml) }
 func (e wsEnd) next() *stanza.Element { return e.w.Next() }
-func (e wsEnd) drop()                  { _ = e.w.Conn.UnderlyingConn().Close() }
+func (e wsEnd) drop()                 { _ = e.w.Conn.UnderlyingConn().Close() }
 
 type boshEnd struct {
 	c   *boshClient
