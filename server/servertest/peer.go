@@ -17,8 +17,9 @@ import (
 	"github.com/parley-xmpp/parley/server/stanza"
 )
 
-// Wait is how long Client.Next waits for a stanza before failing the test.
-const Wait = 5 * time.Second
+// Wait is how long test clients wait for an answer before failing the test:
+// generous, because CI machines run many test binaries at once.
+const Wait = 15 * time.Second
 
 // Client is a logged-in mellium session whose incoming stanzas are
 // collected as elements.
