@@ -54,6 +54,21 @@ func TestLoginMechanisms(t *testing.T) {
 	}
 }
 
+// TestLegacySessionAfterBind: strophe.js sends the RFC 3921 session IQ
+// after binding; it gets an empty result, with or without a 'to'.
+func TestLegacySessionAfterBind(t *testing.T) {
+	srv := servertest.Start(t, twoHosts)
+	srv.CreateUser("alice", "example.com", "secret")
+	c := servertest.DialRaw(t, srv.C2SAddr)
+	c.Login("example.com", "alice", "secret", "")
+	for _, to := range []string{"", " to='example.com'"} {
+		c.Write(`<iq type='set' id='s'` + to + `><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>`)
+		if r := c.Next(); r.Get("type") != "result" || r.Get("id") != "s" {
+			t.Fatalf("session IQ%s: %s", to, r)
+		}
+	}
+}
+
 func TestWrongPassword(t *testing.T) {
 	srv := servertest.Start(t, twoHosts)
 	srv.CreateUser("alice", "example.com", "secret")

@@ -105,6 +105,12 @@ func (h *Host) registerBuiltinIQ() {
 	})
 	h.AddFeature(NSLast)
 
+	// The legacy session IQ (RFC 3921 §3) is answered at any time, as
+	// Prosody does: strophe.js sends it after binding.
+	session := func(_ context.Context, iq *IQ) (*stanza.Element, error) { return iq.Result(), nil }
+	h.HandleOwnIQ("set", nsSession, "session", session)
+	h.HandleIQ("set", nsSession, "session", session)
+
 	h.HandleIQ("get", NSDiscoInfo, "query", h.discoInfo)
 	h.HandleIQ("get", NSDiscoItem, "query", h.discoItems)
 	h.HandleOwnIQ("get", NSDiscoInfo, "query", accountDiscoInfo)
