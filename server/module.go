@@ -35,6 +35,7 @@ var builtinModules = map[string]bool{
 	"component": true, "auth_internal_hashed": true, "auth_internal_plain": true,
 	"auth_anonymous": true, "http_openmetrics": true, "smacks": true, "limits": true,
 	"limits_exception": true, "jitsi_session": true,
+	"presence": true, "message": true, "iq": true,
 }
 
 // ignoredModules are Prosody and Jitsi modules parley does not implement,
@@ -42,6 +43,7 @@ var builtinModules = map[string]bool{
 var ignoredModules = map[string]string{
 	"dialback":                "server-to-server is not supported",
 	"s2s":                     "server-to-server is not supported",
+	"s2s_auth_certs":          "server-to-server is not supported",
 	"register":                "in-band registration is not supported; use parley register",
 	"admin_adhoc":             "ad-hoc admin commands are not supported",
 	"admin_shell":             "the admin shell is not supported",

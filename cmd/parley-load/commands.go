@@ -148,13 +148,13 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&prosody, "prosody", "/usr/bin/prosody", "Prosody binary (empty: leave Prosody out)")
 	fs.StringVar(&prosodyctl, "prosodyctl", "/usr/bin/prosodyctl", "prosodyctl binary")
 	fs.StringVar(&parley, "parley", "", "cmd/parley binary (empty: leave it out)")
-	fs.StringVar(&parleyd, "parleyd", "", "bench/parleyd binary, reported as parley+wt (empty: leave it out)")
+	fs.StringVar(&parleyd, "parleyd", "", "bench/parleyd profiling binary, reported as parley+pprof (empty: leave it out)")
 	fs.StringVar(&parleyVersion, "parley-version", "dev", "parley version for the report (e.g. git describe)")
 	fs.StringVar(&tmpl, "template", "bench/server.cfg.lua", "config template shared by every server")
 	fs.StringVar(&workdir, "workdir", "", "directory for configs, data and logs (default: a new temporary directory)")
 	fs.StringVar(&cases, "cases", "all", "comma list of cases (see -h output of list) or all")
 	fs.StringVar(&jsonOut, "json", "", "write the comparison as JSON to this file")
-	fs.StringVar(&profileDir, "profile-dir", "", "write a CPU profile of parley+wt per case here")
+	fs.StringVar(&profileDir, "profile-dir", "", "write a CPU profile of parley+pprof per case here")
 	fs.IntVar(&users, "users", 100, "password accounts to create on each server")
 	fs.IntVar(&basePort, "base-port", 25200, "first loopback port; each server takes two")
 	fs.BoolVar(&verbose, "v", false, "log progress")
@@ -196,7 +196,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if parley == "" {
 			return errors.New("-parleyd needs -parley (accounts are created with parley register)")
 		}
-		add("parley+wt", compare.KindParley, parleyd, parley, "parley "+parleyVersion+" + working-tree muc/websocket/bosh (bench/parleyd)", true)
+		add("parley+pprof", compare.KindParley, parleyd, parley, "parley "+parleyVersion+" profiling build (bench/parleyd)", true)
 	}
 	if len(servers) == 0 {
 		return errors.New("no server to compare")

@@ -23,6 +23,9 @@ import (
 //go:embed default.cfg.lua
 var defaultConfig []byte
 
+//go:embed dev.cfg.lua
+var devConfig []byte
+
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
@@ -40,6 +43,8 @@ Usage:
   parley [-c FILE] deluser JID          delete an account
   parley [-c FILE] token [--host H] [--room R] [--sub S] [--tenant T] [--moderator] [--exp 1h]
                                         print a test token signed with the host's key
+  parley dev                            a Jitsi signalling plane on localhost with a development
+                                        focus in place of Jicofo (no media; testing only)
   parley about                          version and environment
 
 Without -c, parley reads ` + systemConfig + ` if it exists and otherwise serves
@@ -57,6 +62,8 @@ type cli struct {
 	// docker is set when the config was built from docker-jitsi-meet's
 	// environment variables.
 	docker *dockerSetup
+	// dev serves the built-in development layout (`parley dev`).
+	dev bool
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) (string, bool)) int {
@@ -82,6 +89,9 @@ func runWith(ctx context.Context, system string, args []string, stdin io.Reader,
 	var err error
 	switch {
 	case len(rest) == 0:
+		err = c.serve(ctx)
+	case len(rest) == 1 && rest[0] == "dev":
+		c.dev = true
 		err = c.serve(ctx)
 	case rest[0] == "help":
 		fmt.Fprint(stdout, usage)
@@ -110,6 +120,9 @@ func runWith(ctx context.Context, system string, args []string, stdin io.Reader,
 
 // loadConfig reads the chosen config file or the built-in default.
 func (c *cli) loadConfig() (*config.Config, error) {
+	if c.dev {
+		return config.Parse("(parley dev)", devConfig, config.WithEnv(c.env))
+	}
 	path := c.path
 	if path == "" {
 		if _, err := os.Stat(c.system); err == nil {
@@ -139,6 +152,9 @@ func (c *cli) about() {
 }
 
 func (c *cli) configName() string {
+	if c.dev {
+		return "(parley dev)"
+	}
 	if c.path != "" {
 		return c.path
 	}

@@ -8,12 +8,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"mellium.im/sasl"
 
 	"github.com/parley-xmpp/parley/server/servertest"
+	"github.com/parley-xmpp/parley/server/stanza"
 )
 
 func noEnv(string) (string, bool) { return "", false }
@@ -105,6 +107,53 @@ func TestAccountCommands(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, "", "-c", path, "deluser", "alice@example.com"); code == 0 {
 		t.Fatal("deleting a missing user succeeded")
+	}
+}
+
+// TestDevServes: `parley dev` serves the development layout with the dev
+// focus and the conference MUC.
+func TestDevServes(t *testing.T) {
+	env := func(k string) (string, bool) {
+		if strings.HasPrefix(k, "PARLEY_") && strings.HasSuffix(k, "_PORT") {
+			return "0", true
+		}
+		return "", false
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- runWith(ctx, filepath.Join(t.TempDir(), "absent"), []string{"dev"}, strings.NewReader(""), pw, io.Discard, env)
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	var c2s string
+	for c2s == "" && sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == "c2s" {
+			c2s = f[1]
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if c2s == "" {
+		cancel()
+		t.Fatalf("parley dev printed no c2s address (exit %d)", <-done)
+	}
+	srv := &servertest.Server{C2SAddr: c2s}
+	c := srv.Connect(t, "localhost", "", servertest.ClientOptions{Mechanisms: []sasl.Mechanism{sasl.Anonymous}})
+	items := c.Request(stanza.New(stanza.NSClient, "iq").Set("type", "get").Set("to", "localhost").
+		Add(stanza.New("http://jabber.org/protocol/disco#items", "query")))
+	var got []string
+	for _, it := range items.Child("", "query").Elements() {
+		got = append(got, it.Get("jid"))
+	}
+	for _, want := range []string{"conference.localhost", "focus.localhost"} {
+		if !slices.Contains(got, want) {
+			t.Fatalf("disco#items %v lacks %s", got, want)
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("parley dev exited with %d", code)
 	}
 }
 

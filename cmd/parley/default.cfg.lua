@@ -4,9 +4,9 @@
 
 -- Ports can be moved with environment variables, e.g. PARLEY_C2S_PORT=0.
 interfaces = { "127.0.0.1" }
-c2s_ports = { tonumber(ENV_PARLEY_C2S_PORT) or 5222 }
-component_ports = { tonumber(ENV_PARLEY_COMPONENT_PORT) or 5347 }
-http_ports = { tonumber(ENV_PARLEY_HTTP_PORT) or 5280 }
+c2s_ports = { Lua.tonumber(ENV_PARLEY_C2S_PORT) or 5222 }
+component_ports = { Lua.tonumber(ENV_PARLEY_COMPONENT_PORT) or 5347 }
+http_ports = { Lua.tonumber(ENV_PARLEY_HTTP_PORT) or 5280 }
 storage = "memory"
 c2s_require_encryption = false
 -- HTTP requests whose Host header names no VirtualHost (127.0.0.1:5280) go here.

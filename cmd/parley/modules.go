@@ -31,6 +31,8 @@ func allModules(log *slog.Logger) []server.Option {
 		server.WithModules(jitsi.DeprecatedIdentityModules()...),
 		server.WithComponentType("muc", muc.Factory(append(append(jitsi.MUCModules(), jitsi.TokenMUCModules()...), muc.WithLogger(log))...)),
 		server.WithComponentType(jitsi.ClientProxyType, jitsi.ClientProxyFactory()),
+		// Development and testing only; off unless a config names it.
+		server.WithComponentType(jitsi.DevFocusType, jitsi.DevFocusFactory(jitsi.DevFocusOptions{})),
 		server.WithAuthProvider(jitsi.JitsiAnonymousProviderName, jitsi.JitsiAnonymousFactory(nil)),
 		server.WithAuthProvider(jitsi.TokenProviderName, jitsi.TokenAuthFactory(jitsi.TokenAuthOptions{Logger: log})),
 	}

@@ -21,6 +21,34 @@ var usedOptions = map[string]bool{
 	"admins": true, "component_stanza_size_limit": true, "limits": true, "unlimited_jids": true,
 	"unlimited_size": true, "smacks_hibernation_time": true, "smacks_max_unacked_stanzas": true,
 	"smacks_max_queue_size": true,
+	// transports (bosh, websocket, httpx)
+	"http_paths": true, "http_default_host": true, "consider_bosh_secure": true,
+	"consider_websocket_secure": true, "access_control_allow_origins": true,
+	"access_control_allow_methods": true, "access_control_allow_headers": true,
+	"access_control_allow_credentials": true, "access_control_max_age": true, "trusted_proxies": true,
+	"bosh_max_inactivity": true, "bosh_max_polling": true, "bosh_max_wait": true,
+	"http_max_content_size": true, "websocket_get_response_text": true, "websocket_get_response_body": true,
+	"region_header_name": true, "http_health_allow_ips": true, "http_health_allow_cidr": true,
+	"cross_domain_bosh": true, "cross_domain_websocket": true,
+	// muc and the Jitsi MUC modules
+	"restrict_room_creation": true, "component_admins_as_room_owners": true, "muc_room_locking": true,
+	"muc_room_default_public": true, "muc_room_default_persistent": true, "muc_room_default_members_only": true,
+	"muc_room_default_moderated": true, "muc_room_default_public_jids": true, "muc_room_default_change_subject": true,
+	"muc_room_default_history_length": true, "muc_room_default_language": true, "muc_tombstones": true,
+	"muc_tombstone_expiry": true, "max_history_messages": true, "muc_max_occupants": true,
+	"muc_access_whitelist": true, "muc_password_whitelist": true, "muc_rate_joins": true,
+	"muc_rate_leaves": true, "muc_hide_all": true, "main_muc": true, "muc_mapper_domain_base": true,
+	"muc_mapper_domain_prefix": true, "muc_mapper_domain": true, "dev_focus_owner": true, "dev_focus_brewery": true,
+	// token auth
+	"app_id": true, "app_secret": true, "asap_key_server": true, "cache_keys_url": true,
+	"signature_algorithm": true, "allow_empty_token": true, "asap_accepted_issuers": true,
+	"asap_accepted_audiences": true, "asap_require_room_claim": true, "enable_domain_verification": true,
+	"jwt_pubkey_cache_size": true, "token_verification_allowlist": true,
+	"token_verification_require_token_for_moderation": true, "token_require_exp": true, "token_leeway": true,
+	// other Jitsi modules
+	"target_address": true, "external_services": true, "external_service_secret": true,
+	"external_service_ttl": true, "turncredentials": true, "turncredentials_secret": true,
+	"turncredentials_ttl": true, "enable_roomsize_token_verification": true,
 	// accepted for compatibility, meaningless for a foreground Go binary
 	"pidfile": true, "daemonize": true, "run_as_root": true, "plugin_paths": true,
 }

@@ -43,7 +43,9 @@ func DefaultCases(scale float64) []Case {
 		{"rooms-bosh", "rooms", p(func(ps *scenario.Params) { ps.Transport = xclient.BOSH }), []string{"bosh", "muc"}},
 		{"rooms-mixed", "rooms", p(func(ps *scenario.Params) { ps.Transport = "ws,bosh" }), []string{"ws", "bosh", "muc"}},
 		{"churn-tcp", "churn", p(func(*scenario.Params) {}), []string{"tcp", "muc"}},
-		{"tokens-ws", "tokens", p(func(ps *scenario.Params) { ps.Transport = xclient.WebSocket }), []string{"ws", "token"}},
+		{"tokens-ws", "tokens", p(func(ps *scenario.Params) {
+			ps.Transport, ps.TokenSecret, ps.TokenIssuer = xclient.WebSocket, TokenSecret, TokenIssuer
+		}), []string{"ws", "token"}},
 		{"bigroom-tcp", "bigroom", p(func(*scenario.Params) {}), []string{"tcp", "muc"}},
 	}
 }
@@ -228,7 +230,15 @@ func Probe(ctx context.Context, t scenario.Target) (map[string]bool, []string) {
 			_ = s.Close()
 		}
 	}
-	missing = append(missing, "token: no token authentication is configured in bench/server.cfg.lua")
+	if t.TokenDomain != "" {
+		tok, err := scenario.MintToken(TokenSecret, TokenIssuer, TokenIssuer, t.TokenDomain, 0)
+		if err != nil {
+			missing = append(missing, "token: "+err.Error())
+		} else if s := try("token", xclient.Config{Transport: xclient.WebSocket, URL: t.WebSocket, Domain: t.TokenDomain,
+			Mechanism: xclient.Anonymous, Token: tok}); s != nil {
+			_ = s.Close()
+		}
+	}
 	if tcp == nil || t.MUC == "" {
 		return caps, missing
 	}

@@ -206,8 +206,9 @@ func TestProbe(t *testing.T) {
 	if caps["muc"] || caps["ws"] {
 		t.Errorf("capabilities %v with a bad MUC and WebSocket URL", caps)
 	}
-	if len(missing) < 3 {
-		t.Errorf("missing = %v", missing)
+	joined := strings.Join(missing, "\n")
+	if !strings.Contains(joined, "ws: ") || !strings.Contains(joined, "muc: ") {
+		t.Errorf("missing = %v, want ws and muc explained", missing)
 	}
 }
 

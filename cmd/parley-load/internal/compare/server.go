@@ -36,11 +36,16 @@ const (
 	MUCDomain  = "conference.load.test"
 	UserPrefix = "user"
 	Password   = "load-password"
+	// TokenDomain is the parley-only host with Jitsi token logins,
+	// TokenIssuer its app_id and TokenSecret its app_secret.
+	TokenDomain = "token.test"
+	TokenIssuer = "parley-load"
+	TokenSecret = "parley-load-benchmark-secret-not-for-production"
 )
 
 // Server describes one server under test.
 type Server struct {
-	// Name labels the results ("prosody", "parley", "parley+wt").
+	// Name labels the results ("prosody", "parley", "parley+pprof").
 	Name string
 	// Kind is KindProsody or KindParley.
 	Kind string
@@ -61,6 +66,7 @@ type Server struct {
 // configData fills the template.
 type configData struct {
 	Name, Dir, LogLevel, Domain, AnonDomain, MUC string
+	TokenDomain, TokenIssuer, TokenSecret        string
 	C2S, HTTP                                    int
 	Prosody                                      bool
 }
@@ -80,6 +86,7 @@ func (s *Server) Render(tmpl string) error {
 	var b bytes.Buffer
 	err = t.Execute(&b, configData{
 		Name: s.Name, Dir: s.Dir, LogLevel: "warn", Domain: Domain, AnonDomain: AnonDomain, MUC: MUCDomain,
+		TokenDomain: TokenDomain, TokenIssuer: TokenIssuer, TokenSecret: TokenSecret,
 		C2S: s.C2S, HTTP: s.HTTP, Prosody: s.Kind == KindProsody,
 	})
 	if err != nil {
@@ -233,18 +240,19 @@ func (p *Process) exitErr() error {
 func (s *Server) Target(users, pid int) scenario.Target {
 	http := "127.0.0.1:" + strconv.Itoa(s.HTTP)
 	return scenario.Target{
-		Name:       s.Name,
-		Version:    s.Version,
-		C2S:        "127.0.0.1:" + strconv.Itoa(s.C2S),
-		WebSocket:  "ws://" + http + "/xmpp-websocket",
-		BOSH:       "http://" + http + "/http-bind",
-		Domain:     Domain,
-		AnonDomain: AnonDomain,
-		MUC:        MUCDomain,
-		Users:      users,
-		UserPrefix: UserPrefix,
-		Password:   Password,
-		PID:        pid,
+		Name:        s.Name,
+		Version:     s.Version,
+		C2S:         "127.0.0.1:" + strconv.Itoa(s.C2S),
+		WebSocket:   "ws://" + http + "/xmpp-websocket",
+		BOSH:        "http://" + http + "/http-bind",
+		Domain:      Domain,
+		AnonDomain:  AnonDomain,
+		TokenDomain: TokenDomain,
+		MUC:         MUCDomain,
+		Users:       users,
+		UserPrefix:  UserPrefix,
+		Password:    Password,
+		PID:         pid,
 	}
 }
 

@@ -31,7 +31,9 @@ func NewFanout(n int) *Fanout {
 }
 
 // Begin allocates the next sequence number for an event that should
-// reach expected recipients. It returns -1 when the tracker is full.
+// reach expected recipients; a negative expected means the audience is
+// not known yet (see SetExpected). It returns -1 when the tracker is
+// full.
 func (f *Fanout) Begin(expected int) int64 {
 	seq := f.next.Add(1) - 1
 	if seq >= int64(len(f.expected)) {
@@ -86,6 +88,10 @@ type FanoutResult struct {
 	Events int64 `json:"events"`
 	// Complete is how many events reached every expected recipient.
 	Complete int64 `json:"complete"`
+	// Unresolved counts events whose audience never became known (a
+	// join that was never confirmed); they are left out of Expected,
+	// Delivered and Complete.
+	Unresolved int64 `json:"unresolved,omitempty"`
 	// Expected and Delivered count recipient deliveries.
 	Expected  int64 `json:"expected_deliveries"`
 	Delivered int64 `json:"delivered"`
@@ -105,6 +111,10 @@ func (f *Fanout) Finish() FanoutResult {
 	var last Histogram
 	for i := range n {
 		exp, got := int64(f.expected[i].Load()), int64(f.got[i].Load())
+		if exp < 0 {
+			r.Unresolved++
+			continue
+		}
 		r.Expected += exp
 		r.Delivered += got
 		if got >= exp {

@@ -132,6 +132,22 @@ func TestFanout(t *testing.T) {
 	}
 }
 
+func TestFanoutUnresolved(t *testing.T) {
+	f := NewFanout(4)
+	known := f.Begin(-1)
+	f.SetExpected(known, 2)
+	unknown := f.Begin(-1)
+	f.Observe(known, time.Millisecond)
+	f.Observe(unknown, time.Millisecond)
+	if got := f.Outstanding(); got != 1 {
+		t.Errorf("outstanding = %d, want 1", got)
+	}
+	r := f.Finish()
+	if r.Events != 2 || r.Unresolved != 1 || r.Expected != 2 || r.Delivered != 1 || r.Complete != 0 {
+		t.Errorf("result %+v", r)
+	}
+}
+
 func TestReadProcSelf(t *testing.T) {
 	st, err := ReadProc(os.Getpid())
 	if err != nil {

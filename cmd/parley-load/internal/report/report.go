@@ -105,8 +105,12 @@ func lat(s *metrics.Summary) string {
 }
 
 func fan(f *metrics.FanoutResult) string {
-	return fmt.Sprintf("%s events, %s/%s delivered (%s complete); last recipient p50 %s p90 %s p99 %s max %s; each delivery p50 %s p99 %s",
-		num(float64(f.Events)), num(float64(f.Delivered)), num(float64(f.Expected)), num(float64(f.Complete)),
+	unresolved := ""
+	if f.Unresolved > 0 {
+		unresolved = fmt.Sprintf(" (%s unconfirmed)", num(float64(f.Unresolved)))
+	}
+	return fmt.Sprintf("%s events%s, %s/%s delivered (%s complete); last recipient p50 %s p90 %s p99 %s max %s; each delivery p50 %s p99 %s",
+		num(float64(f.Events)), unresolved, num(float64(f.Delivered)), num(float64(f.Expected)), num(float64(f.Complete)),
 		ms(f.Last.P50), ms(f.Last.P90), ms(f.Last.P99), ms(f.Last.Max), ms(f.Each.P50), ms(f.Each.P99))
 }
 

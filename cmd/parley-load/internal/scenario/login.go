@@ -41,23 +41,8 @@ func runTokens(ctx context.Context, r *Run) error {
 	iss := orStr(r.Params.TokenIssuer, "parley-load")
 	aud := orStr(r.Params.TokenAudience, iss)
 	sub := orStr(r.Target.TokenDomain, r.Target.AnonDomain)
-	key := []byte(r.Params.TokenSecret)
-	mint := func(i int) (string, error) {
-		now := time.Now()
-		claims := jwt.MapClaims{
-			"iss":  iss,
-			"aud":  aud,
-			"sub":  sub,
-			"room": "*",
-			"iat":  now.Unix(),
-			"nbf":  now.Add(-time.Minute).Unix(),
-			"exp":  now.Add(time.Hour).Unix(),
-			"context": map[string]any{
-				"user": map[string]any{"id": fmt.Sprintf("load-%d", i), "name": fmt.Sprintf("Load %d", i)},
-			},
-		}
-		return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(key)
-	}
+	key := r.Params.TokenSecret
+	mint := func(i int) (string, error) { return MintToken(key, iss, aud, sub, i) }
 	r.Set("issuer", iss)
 	r.Set("audience", aud)
 	return loginLoop(ctx, r, xclient.Anonymous, "token", mint)
@@ -137,3 +122,27 @@ func loginLoop(ctx context.Context, r *Run, mech, kind string, mint func(int) (s
 }
 
 func boolPtr(b bool) *bool { return &b }
+
+// MintToken signs a Jitsi Meet style HS256 token for user i: issuer iss
+// (Jitsi's app_id), audience aud, subject sub (the tenant or domain),
+// any room, valid for an hour.
+func MintToken(secret, iss, aud, sub string, i int) (string, error) {
+	now := time.Now()
+	claims := jwt.MapClaims{
+		"iss":  iss,
+		"aud":  aud,
+		"sub":  sub,
+		"room": "*",
+		"iat":  now.Unix(),
+		"nbf":  now.Add(-time.Minute).Unix(),
+		"exp":  now.Add(time.Hour).Unix(),
+		"context": map[string]any{
+			"user": map[string]any{"id": fmt.Sprintf("load-%d", i), "name": fmt.Sprintf("Load %d", i)},
+		},
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
+	if err != nil {
+		return "", fmt.Errorf("scenario: signing a token: %w", err)
+	}
+	return tok, nil
+}

@@ -291,7 +291,7 @@ func (o *member) join(r *Run, small bool) {
 	o.listed.Store(0)
 	seq := int64(-1)
 	if o.track {
-		seq = m.joinFan.Begin(0)
+		seq = m.joinFan.Begin(-1)
 	}
 	o.joinSeq.Store(seq)
 	now := m.sh.Nanotime()

@@ -41,6 +41,10 @@ type boshConn struct {
 	inflight int
 	async    bool
 	queue    [][]byte // received elements not yet taken
+	// Responses are handled in rid order (XEP-0124 §9.1): an answer that
+	// overtakes an earlier request's waits in early until its turn.
+	nextRID int64
+	early   map[int64][]byte
 	err      error
 	dead     time.Time
 	ctx      context.Context
@@ -49,7 +53,8 @@ type boshConn struct {
 
 func newBOSH(url, domain string, client *http.Client) *boshConn {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &boshConn{url: url, domain: domain, client: client, rid: 1 + rand.Int64N(1<<40), ctx: ctx, cancel: cancel}
+	c := &boshConn{url: url, domain: domain, client: client, rid: 1 + rand.Int64N(1<<40), ctx: ctx, cancel: cancel,
+		early: map[int64][]byte{}}
 	c.cond = sync.NewCond(&c.mu)
 	return c
 }
@@ -73,7 +78,25 @@ func (c *boshConn) open(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.sid = string(sid)
+	c.nextRID = rid + 1
 	return c.receive(resp)
+}
+
+// inOrder queues the response to request rid once every earlier
+// response has been queued; c.mu is held.
+func (c *boshConn) inOrder(rid int64, resp []byte) error {
+	c.early[rid] = resp
+	for {
+		r, ok := c.early[c.nextRID]
+		if !ok {
+			return nil
+		}
+		delete(c.early, c.nextRID)
+		c.nextRID++
+		if err := c.receive(r); err != nil {
+			return err
+		}
+	}
 }
 
 func (c *boshConn) restart(context.Context) error {
@@ -142,7 +165,7 @@ func (c *boshConn) fail(err error) {
 
 // build makes the next request body from the queued elements; c.mu is
 // held.
-func (c *boshConn) build() []byte {
+func (c *boshConn) build() (int64, []byte) {
 	rid := c.rid
 	c.rid++
 	b := make([]byte, 0, 128)
@@ -158,14 +181,14 @@ func (c *boshConn) build() []byte {
 		b = append(b, "' xml:lang='en' xmpp:restart='true' xmlns:xmpp='"+nsXBOSH+"'"...)
 	}
 	if len(c.pending) == 0 {
-		return append(b, "/>"...)
+		return rid, append(b, "/>"...)
 	}
 	b = append(b, '>')
 	for _, el := range c.pending {
 		b = append(b, el...)
 	}
 	c.pending = c.pending[:0]
-	return append(b, "</body>"...)
+	return rid, append(b, "</body>"...)
 }
 
 func (c *boshConn) next() ([]byte, error) {
@@ -186,7 +209,7 @@ func (c *boshConn) next() ([]byte, error) {
 			continue
 		}
 		// Synchronous negotiation: post what is queued and wait.
-		body := c.build()
+		rid, body := c.build()
 		c.inflight++
 		ctx, cancel := c.ctx, context.CancelFunc(func() {})
 		if !c.dead.IsZero() {
@@ -201,7 +224,7 @@ func (c *boshConn) next() ([]byte, error) {
 			c.fail(err)
 			continue
 		}
-		if err := c.receive(resp); err != nil {
+		if err := c.inOrder(rid, resp); err != nil {
 			c.fail(fmt.Errorf("xclient: BOSH body: %w", err))
 		}
 	}
@@ -232,13 +255,13 @@ func (c *boshConn) goAsync() {
 // something to send or no request is held; c.mu is held.
 func (c *boshConn) kick() {
 	for c.err == nil && c.inflight < 2 && (len(c.pending) > 0 || c.inflight == 0) {
-		body := c.build()
+		rid, body := c.build()
 		c.inflight++
-		go c.roundTrip(body)
+		go c.roundTrip(rid, body)
 	}
 }
 
-func (c *boshConn) roundTrip(body []byte) {
+func (c *boshConn) roundTrip(rid int64, body []byte) {
 	resp, err := c.post(c.ctx, body)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -247,7 +270,7 @@ func (c *boshConn) roundTrip(body []byte) {
 	case err != nil:
 		c.fail(err)
 	default:
-		if err := c.receive(resp); err != nil {
+		if err := c.inOrder(rid, resp); err != nil {
 			c.fail(fmt.Errorf("xclient: BOSH body: %w", err))
 		}
 		c.kick()
