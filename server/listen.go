@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,7 @@ const (
 	ListenC2SDirectTLS = "c2s_direct_tls"
 	ListenComponent    = "component"
 	ListenHTTP         = "http"
+	ListenHTTPS        = "https"
 )
 
 // hostPorts expands Prosody's interfaces × ports into listen addresses.
@@ -84,6 +86,17 @@ func (srv *Server) listen() error {
 	}
 	if len(srv.httpRoutes) > 0 {
 		specs = append(specs, spec{ListenHTTP, hostPorts(g.strings("http_interfaces", ifaces), httpPorts), srv.serveHTTP})
+		// https_ports serve the same routes over TLS with the configured
+		// certificates (Prosody's default 5281), when there are any.
+		httpsPorts, err := g.ints("https_ports", []int{5281})
+		if err != nil {
+			return err
+		}
+		if srv.tlsConfig != nil {
+			specs = append(specs, spec{ListenHTTPS, hostPorts(g.strings("https_interfaces", ifaces), httpsPorts), func(l net.Listener) {
+				srv.serveHTTP(tls.NewListener(l, srv.tlsConfig))
+			}})
+		}
 	}
 	for _, sp := range specs {
 		for _, addr := range sp.addrs {

@@ -31,3 +31,25 @@ VirtualHost "example.com"
 		}
 	}
 }
+
+// TestHTTPSPorts: with a certificate, the HTTP routes are also served over
+// TLS on https_ports.
+func TestHTTPSPorts(t *testing.T) {
+	srv := servertest.Start(t, `
+modules_enabled = { "http_openmetrics" }
+VirtualHost "example.com"
+`, servertest.WithTLS())
+	if srv.HTTPSURL == "" {
+		t.Fatal("no HTTPS listener")
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: srv.ClientTLS}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(srv.HTTPSURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics over TLS: %s", resp.Status)
+	}
+}

@@ -13,7 +13,7 @@ var usedOptions = map[string]bool{
 	// core
 	"interfaces": true, "c2s_ports": true, "c2s_interfaces": true, "c2s_direct_tls_ports": true,
 	"c2s_direct_tls_interfaces": true, "legacy_ssl_ports": true, "component_ports": true,
-	"component_interfaces": true, "component_secret": true, "http_ports": true, "http_interfaces": true,
+	"component_interfaces": true, "component_secret": true, "http_ports": true, "http_interfaces": true, "https_ports": true, "https_interfaces": true,
 	"ssl": true, "certificates": true, "c2s_require_encryption": true, "require_encryption": true,
 	"authentication": true, "password_hash": true, "default_iteration_count": true,
 	"allow_unencrypted_plain_auth": true, "storage": true, "data_path": true, "c2s_stanza_size_limit": true,

@@ -30,6 +30,8 @@ type Server struct {
 	ComponentAddr string
 	// HTTPURL is the base URL of the HTTP listener ("" without one).
 	HTTPURL string
+	// HTTPSURL is the base URL of the HTTPS listener ("" without one).
+	HTTPSURL string
 	// ClientTLS trusts the server's test certificate (nil without TLS).
 	ClientTLS *tls.Config
 
@@ -65,6 +67,7 @@ interfaces = { "127.0.0.1" }
 c2s_ports = { 0 }
 component_ports = { 0 }
 http_ports = { 0 }
+https_ports = { 0 }
 storage = "memory"
 `
 
@@ -120,6 +123,9 @@ func Start(t testing.TB, cfgText string, opts ...Option) *Server {
 	}
 	if a := srv.Addr(server.ListenHTTP); a != "" {
 		s.HTTPURL = "http://" + a
+	}
+	if a := srv.Addr(server.ListenHTTPS); a != "" {
+		s.HTTPSURL = "https://" + a
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
