@@ -45,10 +45,10 @@ type boshConn struct {
 	// overtakes an earlier request's waits in early until its turn.
 	nextRID int64
 	early   map[int64][]byte
-	err      error
-	dead     time.Time
-	ctx      context.Context
-	cancel   context.CancelFunc
+	err     error
+	dead    time.Time
+	ctx     context.Context
+	cancel  context.CancelFunc
 }
 
 func newBOSH(url, domain string, client *http.Client) *boshConn {
