@@ -154,7 +154,7 @@ func TestHoldReleasesOldest(t *testing.T) {
 		if el := ready(second); el != nil {
 			t.Fatalf("second request answered at once: %s", el)
 		}
-		time.Sleep(60 * time.Second)
+		advance(60 * time.Second)
 		if el := ready(second); el == nil || len(el.Nodes) != 0 {
 			t.Fatalf("second request after wait: %v", el)
 		}
@@ -218,7 +218,7 @@ func TestOutOfOrderRIDs(t *testing.T) {
 		if strings.Join(got, ",") != "first,second" {
 			t.Fatalf("messages arrived as %v, want first,second", got)
 		}
-		time.Sleep(60 * time.Second)
+		advance(60 * time.Second)
 		if el := ready(late); el == nil || el.Get("type") == "terminate" {
 			t.Fatalf("rid+2: %v", el)
 		}
@@ -297,7 +297,7 @@ func TestPollingTooFast(t *testing.T) {
 				if ready(first) != nil {
 					t.Fatal("request not held")
 				}
-				time.Sleep(tc.after)
+				advance(tc.after)
 				second := async(a, a.bodyXML(a.nextRID(), "", ""))
 				got := ready(first)
 				if got == nil {
@@ -318,7 +318,7 @@ func TestPollingTooFast(t *testing.T) {
 				if el := ready(second); el != nil {
 					t.Fatalf("second request answered at once: %s", el)
 				}
-				time.Sleep(60 * time.Second)
+				advance(60 * time.Second)
 				if el := ready(second); el == nil || el.Get("type") == "terminate" {
 					t.Fatalf("second request: %v", el)
 				}
@@ -334,7 +334,7 @@ func TestInactivity(t *testing.T) {
 		_, m := memServer(t, "bosh_max_inactivity = 30\n")
 		a, _ := anonLogin(t, m)
 		b, bJID := anonLogin(t, m)
-		time.Sleep(29 * time.Second)
+		advance(29 * time.Second)
 		if got := a.send(message(bJID, "still here")); got.Get("type") == "terminate" {
 			t.Fatalf("session ended before the inactivity period: %s", got)
 		}
@@ -343,7 +343,7 @@ func TestInactivity(t *testing.T) {
 		if got := b.send(""); got.Get("condition") != "item-not-found" {
 			t.Fatalf("silent session: %s, want item-not-found", got)
 		}
-		time.Sleep(29 * time.Second)
+		advance(29 * time.Second)
 		first := async(a, a.bodyXML(a.nextRID(), "", ""))
 		if ready(first) != nil {
 			t.Fatal("request not held: session ended too early")
@@ -352,7 +352,7 @@ func TestInactivity(t *testing.T) {
 		if n := m.Sessions(); n != 1 {
 			t.Fatalf("%d sessions, want 1", n)
 		}
-		time.Sleep(31 * time.Second)
+		advance(31 * time.Second)
 		if n := m.Sessions(); n != 0 {
 			t.Fatalf("%d sessions after 31 s of silence, want 0", n)
 		}
@@ -453,11 +453,17 @@ func TestSessionOutlivesRequests(t *testing.T) {
 		<-done
 		a.rid = gone.rid
 		sent := async(b, b.bodyXML(b.nextRID(), "", message(aJID, "while away")))
-		time.Sleep(50 * time.Second)
+		advance(50 * time.Second)
 		got := a.send("")
 		if msg := got.Child(stanza.NSClient, "message"); msg == nil || msg.ChildText(stanza.NSClient, "body") != "while away" {
 			t.Fatalf("after reconnecting: %s, want the queued message", got)
 		}
 		<-sent
 	})
+}
+
+// advance lets d pass on the synctest bubble's fake clock: the bubble's
+// goroutines run until all are blocked, then time jumps.
+func advance(d time.Duration) {
+	<-time.After(d)
 }

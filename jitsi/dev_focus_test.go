@@ -291,12 +291,15 @@ func dfRoomListed(t *testing.T, u *dfUser, room string) bool {
 
 func dfEventually(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(servertest.Wait)
+	deadline := time.After(servertest.Wait)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
 			t.Fatal("condition not met in time")
+		case <-tick.C:
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
