@@ -404,6 +404,14 @@ func (s *Session) readLoop(h Handler) {
 			if t := s.ackSent.Swap(0); t != 0 {
 				s.sh.AckRTT.Record(time.Duration(s.sh.Nanotime() - t))
 			}
+			// Stanzas sent while this ack was outstanding asked for no
+			// ack of their own: ask now, or they are never acknowledged.
+			if v, ok := xscan.Attr(el, "h"); ok && s.cfg.AckEvery > 0 {
+				n, _ := strconv.ParseUint(string(v), 10, 32)
+				if s.sent.Load() > int64(n) && s.ackSent.CompareAndSwap(0, s.sh.Nanotime()) {
+					_ = s.c.send([]byte("<r xmlns='" + nsSM + "'/>"))
+				}
+			}
 		case "error":
 			s.finish(fmt.Errorf("xclient: stream error: %.300s", el))
 			return
