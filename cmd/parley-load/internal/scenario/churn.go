@@ -94,9 +94,11 @@ func runChurn(ctx context.Context, r *Run) error {
 		r.Note("%d churn joins skipped: no spare session was out of the room", skipped)
 	}
 	r.fillMUC(churn)
-	for _, o := range ms {
-		o.leave(r)
-	}
+	// Leave at the churn rate too: a burst of 500 leaves would send every
+	// remaining occupant 500 unavailable presences at once, past the
+	// default XEP-0198 queue limit (500 unacked), and the server would
+	// rightly end those sessions.
+	pace(ctx, rate, len(ms), func(i int) { ms[i].leave(r) })
 	waitFor(ctx, 30*time.Second, func() bool { return !anyIn(ms, stIn, stLeaving) })
 	r.Phase("leave")
 	return nil
