@@ -474,9 +474,12 @@ func (s *Session) finish(err error) {
 	s.errMu.Lock()
 	switch {
 	case s.err != nil || err == nil:
+	case s.closing.Load():
+		// Close was called: whatever the reader saw while the
+		// connection went away is part of a clean end.
 	case !errors.Is(err, ErrClosed):
 		s.err = err
-	case !s.closing.Load():
+	default:
 		s.err = errors.New("xclient: the server closed the stream")
 	}
 	s.errMu.Unlock()
