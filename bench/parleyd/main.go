@@ -29,13 +29,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/parley-xmpp/parley/bosh"
+	"github.com/parley-xmpp/parley/cmd/parley/builtin"
 	"github.com/parley-xmpp/parley/config"
-	"github.com/parley-xmpp/parley/jitsi"
-	"github.com/parley-xmpp/parley/muc"
 	"github.com/parley-xmpp/parley/server"
-	"github.com/parley-xmpp/parley/server/httpx"
-	"github.com/parley-xmpp/parley/server/websocket"
 )
 
 func main() {
@@ -79,35 +75,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-log: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	opts := append(modules(log), server.WithLogger(log), server.WithVersion("parleyd"))
+	opts := append(builtin.Options(log), server.WithLogger(log), server.WithVersion("parleyd"))
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	return serve(ctx, cfg, opts, f, stdout, log)
-}
-
-// modules is a copy of cmd/parley's module list (cmd/parley/modules.go,
-// which a command package cannot export); keep the two in step.
-func modules(log *slog.Logger) []server.Option {
-	return []server.Option{
-		server.WithModules(
-			bosh.New(bosh.Options{}),
-			websocket.New(websocket.Options{}),
-			httpx.NewHealth(),
-			jitsi.NewFeaturesIdentity(),
-			jitsi.NewExternalServices(),
-			jitsi.NewTURNCredentials(),
-			jitsi.NewJiconop(),
-			jitsi.NewMUCSize(nil),
-			jitsi.NewMUCCensus(nil, nil),
-			jitsi.NewPresenceIdentity(),
-		),
-		server.WithModules(jitsi.DeprecatedIdentityModules()...),
-		server.WithComponentType("muc", muc.Factory(append(append(jitsi.MUCModules(), jitsi.TokenMUCModules()...), muc.WithLogger(log))...)),
-		server.WithComponentType(jitsi.ClientProxyType, jitsi.ClientProxyFactory()),
-		server.WithAuthProvider(jitsi.JitsiAnonymousProviderName, jitsi.JitsiAnonymousFactory(nil)),
-		server.WithAuthProvider(jitsi.TokenProviderName, jitsi.TokenAuthFactory(jitsi.TokenAuthOptions{Logger: log})),
-	}
 }
 
 func serve(ctx context.Context, cfg *config.Config, opts []server.Option, f flags, stdout io.Writer, log *slog.Logger) error {

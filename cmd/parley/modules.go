@@ -3,37 +3,10 @@ package main
 import (
 	"log/slog"
 
-	"github.com/parley-xmpp/parley/bosh"
-	"github.com/parley-xmpp/parley/jitsi"
-	"github.com/parley-xmpp/parley/muc"
+	"github.com/parley-xmpp/parley/cmd/parley/builtin"
 	"github.com/parley-xmpp/parley/server"
-	"github.com/parley-xmpp/parley/server/httpx"
-	"github.com/parley-xmpp/parley/server/websocket"
 )
 
-// allModules lists every built-in module, component type and
-// authentication provider, explicitly and without init() side effects.
-// Each call builds fresh instances, so two servers never share state.
-func allModules(log *slog.Logger) []server.Option {
-	return []server.Option{
-		server.WithModules(
-			bosh.New(bosh.Options{}),
-			websocket.New(websocket.Options{}),
-			httpx.NewHealth(),
-			jitsi.NewFeaturesIdentity(),
-			jitsi.NewExternalServices(),
-			jitsi.NewTURNCredentials(),
-			jitsi.NewJiconop(),
-			jitsi.NewMUCSize(nil),
-			jitsi.NewMUCCensus(nil, nil),
-			jitsi.NewPresenceIdentity(),
-		),
-		server.WithModules(jitsi.DeprecatedIdentityModules()...),
-		server.WithComponentType("muc", muc.Factory(append(append(jitsi.MUCModules(), jitsi.TokenMUCModules()...), muc.WithLogger(log))...)),
-		server.WithComponentType(jitsi.ClientProxyType, jitsi.ClientProxyFactory()),
-		// Development and testing only; off unless a config names it.
-		server.WithComponentType(jitsi.DevFocusType, jitsi.DevFocusFactory(jitsi.DevFocusOptions{})),
-		server.WithAuthProvider(jitsi.JitsiAnonymousProviderName, jitsi.JitsiAnonymousFactory(nil)),
-		server.WithAuthProvider(jitsi.TokenProviderName, jitsi.TokenAuthFactory(jitsi.TokenAuthOptions{Logger: log})),
-	}
-}
+// allModules registers every built-in module, component type and
+// authentication provider (see package builtin).
+func allModules(log *slog.Logger) []server.Option { return builtin.Options(log) }

@@ -1,0 +1,41 @@
+// Package builtin lists parley's built-in modules, component types and
+// authentication providers, explicitly and without init() side effects. The
+// parley command and the benchmark daemon (bench/parleyd) share this list.
+package builtin
+
+import (
+	"log/slog"
+
+	"github.com/parley-xmpp/parley/bosh"
+	"github.com/parley-xmpp/parley/jitsi"
+	"github.com/parley-xmpp/parley/muc"
+	"github.com/parley-xmpp/parley/server"
+	"github.com/parley-xmpp/parley/server/httpx"
+	"github.com/parley-xmpp/parley/server/websocket"
+)
+
+// Options returns server options registering every built-in. Each call
+// builds fresh instances, so two servers never share state.
+func Options(log *slog.Logger) []server.Option {
+	return []server.Option{
+		server.WithModules(
+			bosh.New(bosh.Options{}),
+			websocket.New(websocket.Options{}),
+			httpx.NewHealth(),
+			jitsi.NewFeaturesIdentity(),
+			jitsi.NewExternalServices(),
+			jitsi.NewTURNCredentials(),
+			jitsi.NewJiconop(),
+			jitsi.NewMUCSize(nil),
+			jitsi.NewMUCCensus(nil, nil),
+			jitsi.NewPresenceIdentity(),
+		),
+		server.WithModules(jitsi.DeprecatedIdentityModules()...),
+		server.WithComponentType("muc", muc.Factory(append(append(jitsi.MUCModules(), jitsi.TokenMUCModules()...), muc.WithLogger(log))...)),
+		server.WithComponentType(jitsi.ClientProxyType, jitsi.ClientProxyFactory()),
+		// Development and testing only; off unless a config names it.
+		server.WithComponentType(jitsi.DevFocusType, jitsi.DevFocusFactory(jitsi.DevFocusOptions{})),
+		server.WithAuthProvider(jitsi.JitsiAnonymousProviderName, jitsi.JitsiAnonymousFactory(nil)),
+		server.WithAuthProvider(jitsi.TokenProviderName, jitsi.TokenAuthFactory(jitsi.TokenAuthOptions{Logger: log})),
+	}
+}
