@@ -64,6 +64,7 @@ func (s *Service) registerBuiltins() {
 
 	// Leaving and destruction.
 	e.OccupantLeft.On(-1, builtin, s.destroyWhenEmpty)
+	e.MaybeDestroyRoom.On(-1, "room_destroy", s.destroyOnRequest)
 	e.RoomDestroyed.On(0, builtin, s.forgetDestroyed)
 	if s.cfg.tombstones {
 		e.RoomDestroyed.On(-10, builtin, s.leaveTombstone)
@@ -199,6 +200,18 @@ func (s *Service) destroyWhenEmpty(ctx context.Context, ev *OccupantEvent) error
 	r.destroying = true
 	r.fireDestroyed(ctx, &DestroyEvent{Room: r})
 	return nil
+}
+
+// destroyOnRequest is Jitsi's room_destroy: a maybe-destroy-room request
+// nobody objected to destroys the room, persistent or not.
+func (s *Service) destroyOnRequest(ctx context.Context, ev *MaybeDestroyEvent) error {
+	r := ev.Room
+	if r.destroying || r.gone {
+		return nil
+	}
+	s.log.Info("destroying room", "room", r.jid, "requested_by", ev.Caller)
+	r.config.Persistent = false
+	return r.Destroy(ctx, "", ev.Reason, "")
 }
 
 func (s *Service) forgetDestroyed(ctx context.Context, ev *DestroyEvent) error {

@@ -67,6 +67,12 @@ type Events struct {
 	// like handlers of Prosody's iq/presence/message events on the MUC
 	// host at priorities above mod_muc's -2. A veto answers the stanza.
 	Stanza *hook.Chain[StanzaEvent]
+	// MaybeDestroyRoom ("maybe-destroy-room") runs when a module asks for
+	// a room to go away (end of a conference, the last breakout room
+	// closed). A handler that must keep the room alive (a persistent
+	// lobby) returns hook.ErrStop. Built-in: Jitsi's room_destroy at -1,
+	// which clears persistence and destroys the room.
+	MaybeDestroyRoom *hook.Chain[MaybeDestroyEvent]
 	// Groupchat ("muc-occupant-groupchat") runs for a groupchat message to
 	// the room. Built-ins: role check (50), subject change (20),
 	// occupant-id and delay stripping (0).
@@ -91,6 +97,7 @@ func newEvents() Events {
 		DiscoInfo:         hook.NewChain[DiscoInfoEvent]("muc-disco#info"),
 		Stanza:            hook.NewChain[StanzaEvent]("muc-stanza"),
 		Groupchat:         hook.NewChain[GroupchatEvent]("muc-occupant-groupchat"),
+		MaybeDestroyRoom:  hook.NewChain[MaybeDestroyEvent]("maybe-destroy-room"),
 	}
 }
 
@@ -157,6 +164,15 @@ type ChangeEvent struct {
 type DestroyEvent struct {
 	Room                     *Room
 	Reason, NewJID, Password string
+}
+
+// MaybeDestroyEvent is the payload of MaybeDestroyRoom.
+type MaybeDestroyEvent struct {
+	Room *Room
+	// Reason goes into the <destroy/> sent to the occupants.
+	Reason string
+	// Caller names the module that asked, for logs.
+	Caller string
 }
 
 // AffiliationEvent is the payload of PreSetAffiliation and SetAffiliation.

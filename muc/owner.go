@@ -2,10 +2,12 @@ package muc
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/parley-xmpp/parley/server/hook"
 	"github.com/parley-xmpp/parley/server/stanza"
 )
 
@@ -148,4 +150,19 @@ func (r *Room) fireDestroyed(ctx context.Context, ev *DestroyEvent) {
 	if err := r.svc.Events.RoomDestroyed.Fire(ctx, ev); err != nil {
 		r.svc.log.Error("muc-room-destroyed hook failed", "room", r.jid, "err", err)
 	}
+}
+
+// MaybeDestroy asks for the room to go away on behalf of caller (a module
+// name): it fires MaybeDestroyRoom, whose built-in handler destroys the
+// room unless a handler before it keeps the room alive. It reports whether
+// the room is gone or going.
+func (r *Room) MaybeDestroy(ctx context.Context, reason, caller string) bool {
+	if r.gone || r.destroying {
+		return true
+	}
+	err := r.Service().Events.MaybeDestroyRoom.Fire(ctx, &MaybeDestroyEvent{Room: r, Reason: reason, Caller: caller})
+	if err != nil && !errors.Is(err, hook.ErrStop) {
+		r.Service().Logger().Warn("maybe-destroy-room handler failed", "room", r.jid, "err", err)
+	}
+	return r.gone || r.destroying
 }

@@ -93,6 +93,14 @@ var errComponentExists = errors.New("server: domain already served")
 // AddComponent serves domain with an in-process component, for embedders
 // and tests; config-file components are created by New.
 func (srv *Server) AddComponent(domain string, c Component) error {
+	if err := srv.addComponent(domain, c); err != nil {
+		return err
+	}
+	srv.notifyComponent(domain, c)
+	return nil
+}
+
+func (srv *Server) addComponent(domain string, c Component) error {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	if _, ok := srv.hosts[domain]; ok {
@@ -104,9 +112,59 @@ func (srv *Server) AddComponent(domain string, c Component) error {
 		}
 		return nil
 	}
-	e := &componentEntry{name: domain, impl: c, srv: srv}
-	srv.components[domain] = e
+	srv.components[domain] = &componentEntry{name: domain, impl: c, srv: srv}
 	return nil
+}
+
+// WhenComponent calls f with the in-process component serving domain: at
+// once if it is already there, otherwise as soon as it is added. It is
+// Prosody's process_host_module for components: host modules load before
+// the components of the config, so a module that hooks into a MUC
+// component (lobby, breakout rooms) waits for it this way. f runs on the
+// goroutine that adds the component, without server locks held.
+func (srv *Server) WhenComponent(domain string, f func(Component)) {
+	srv.mu.Lock()
+	if e, ok := srv.components[domain]; ok {
+		e.mu.RLock()
+		impl := e.impl
+		e.mu.RUnlock()
+		if _, ext := impl.(*externalComponent); impl != nil && !ext {
+			srv.mu.Unlock()
+			f(impl)
+			return
+		}
+	}
+	if srv.componentWaiters == nil {
+		srv.componentWaiters = map[string][]func(Component){}
+	}
+	srv.componentWaiters[domain] = append(srv.componentWaiters[domain], f)
+	srv.mu.Unlock()
+}
+
+// notifyComponent runs the WhenComponent callbacks waiting for domain.
+func (srv *Server) notifyComponent(domain string, c Component) {
+	srv.mu.Lock()
+	waiters := srv.componentWaiters[domain]
+	delete(srv.componentWaiters, domain)
+	srv.mu.Unlock()
+	for _, f := range waiters {
+		f(c)
+	}
+}
+
+// reportMissingComponents logs the components modules waited for that the
+// configuration never created.
+func (srv *Server) reportMissingComponents() {
+	srv.mu.Lock()
+	domains := make([]string, 0, len(srv.componentWaiters))
+	for d := range srv.componentWaiters {
+		domains = append(domains, d)
+	}
+	srv.mu.Unlock()
+	sort.Strings(domains)
+	for _, d := range domains {
+		srv.log.Warn("a module needs a component that is not configured", "component", d)
+	}
 }
 
 func (srv *Server) component(domain string) *componentEntry {

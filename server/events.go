@@ -15,6 +15,14 @@ type StanzaEvent struct {
 	Stanza  *stanza.Element
 }
 
+// OutStanzaEvent is the payload of HostEvents.StanzaOut.
+type OutStanzaEvent struct {
+	Session *Session
+	// Stanza is about to be queued to Session. It may be shared with other
+	// recipients: a handler that edits it sets Stanza to an edited copy.
+	Stanza *stanza.Element
+}
+
 // SessionEvent is the payload of session lifecycle hooks.
 type SessionEvent struct {
 	Session *Session
@@ -46,6 +54,11 @@ type HostEvents struct {
 	ResourceBound *hook.Chain[SessionEvent]
 	// SessionClosed runs after a bound session ended ("resource-unbind").
 	SessionClosed *hook.Chain[SessionEvent]
+	// StanzaOut runs for every stanza queued to a client session of the
+	// host, on the sending goroutine, like Prosody's "stanzas/out" session
+	// filters. Handlers may replace the stanza with an edited copy;
+	// hook.ErrStop drops it. It costs nothing while no handler is on.
+	StanzaOut *hook.Chain[OutStanzaEvent]
 }
 
 func newHostEvents() HostEvents {
@@ -56,6 +69,7 @@ func newHostEvents() HostEvents {
 		Authenticated: hook.NewChain[AuthEvent]("authentication-success"),
 		ResourceBound: hook.NewChain[SessionEvent]("resource-bind"),
 		SessionClosed: hook.NewChain[SessionEvent]("resource-unbind"),
+		StanzaOut:     hook.NewChain[OutStanzaEvent]("stanzas/out"),
 	}
 }
 

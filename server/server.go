@@ -41,6 +41,7 @@ type Server struct {
 	c2sLimit       *rateLimit      // mod_limits for client connections; nil = none
 	unlimited      map[string]bool // unlimited_jids (limits_exception)
 	unlimitedSize  int
+	hot            liveSettings // what Reload replaces (reload.go)
 	started        time.Time
 
 	tlsConfig *tls.Config
@@ -51,8 +52,10 @@ type Server struct {
 	hosts      map[string]*Host
 	hostOrder  []*Host
 	components map[string]*componentEntry
-	secrets    map[string]string // external component domain → secret
-	compTypes  map[string]string // component domain → type, for listings
+	// componentWaiters are WhenComponent callbacks by component domain.
+	componentWaiters map[string][]func(Component)
+	secrets          map[string]string // external component domain → secret
+	compTypes        map[string]string // component domain → type, for listings
 
 	httpMux    *http.ServeMux
 	httpRoutes []string
@@ -289,6 +292,7 @@ func (srv *Server) Start(ctx context.Context) error {
 	if err := srv.loadComponents(ctx); err != nil {
 		return err
 	}
+	srv.reportMissingComponents()
 	if err := srv.listen(); err != nil {
 		srv.closeListeners()
 		return err

@@ -148,12 +148,24 @@ func (s *Session) Params() map[string]string { return s.t.Params() }
 // consumer. With stream management on, el is also kept until the client
 // acknowledges it, so the caller must not modify el afterwards.
 func (s *Session) Send(el *stanza.Element) {
+	if h := s.host; h != nil && h.Events.StanzaOut.Len() > 0 {
+		ev := OutStanzaEvent{Session: s, Stanza: el}
+		if err := h.Events.StanzaOut.Fire(context.Background(), &ev); err != nil || ev.Stanza == nil {
+			return
+		}
+		el = ev.Stanza
+	}
+	s.send(el)
+}
+
+// send queues el after the StanzaOut filters ran.
+func (s *Session) send(el *stanza.Element) {
 	frame := s.t.Frame(el)
 	s.mu.Lock()
 	if s.movedTo != nil {
 		next := s.movedTo
 		s.mu.Unlock()
-		next.Send(el)
+		next.send(el)
 		return
 	}
 	if s.sm == nil {
