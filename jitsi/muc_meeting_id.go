@@ -18,8 +18,17 @@ import (
 // modules, for cmd/parley to pass to muc.Factory. A component loads the
 // ones its modules_enabled names.
 func MUCModules() []muc.Option {
+	// muc_meeting_id depends on jitsi_permissions, as in Jitsi.
+	perms := JitsiPermissions()
 	return []muc.Option{
-		muc.WithModule("muc_meeting_id", MUCMeetingID),
+		muc.WithModule("muc_meeting_id", func(s *muc.Service) error {
+			if err := MUCMeetingID(s); err != nil {
+				return err
+			}
+			return perms(s)
+		}),
+		muc.WithModule(JitsiPermissionsName, perms),
+		muc.WithModule(MUCDomainMapperName, MUCDomainMapper()),
 		muc.WithModule("muc_rate_limit", MUCRateLimit()),
 		muc.WithModule("muc_password_whitelist", MUCPasswordWhitelist),
 		muc.WithModule("muc_max_occupants", MUCMaxOccupants),

@@ -19,6 +19,9 @@ const NSJitMeet = "http://jitsi.org/jitmeet"
 // end_conference, av_moderation, room_metadata, polls) works on.
 const OptMUCComponent = "muc_component"
 
+// OptMUCMapperDomain is muc_mapper_domain, the MUC tenant rooms map to.
+const OptMUCMapperDomain = "muc_mapper_domain"
+
 // JSONMessage builds Jitsi's json-message: a <message> whose
 // <json-message xmlns="http://jitsi.org/jitmeet"> child holds payload as
 // JSON text. from and to may be empty.
@@ -69,6 +72,9 @@ type TenantMapper struct {
 	// Base is muc_mapper_domain_base; Prefix is muc_mapper_domain_prefix
 	// (default "conference"). An empty Base maps nothing.
 	Base, Prefix string
+	// Domain is muc_mapper_domain, the MUC that serves the rooms; empty
+	// means <Prefix>.<Base>.
+	Domain string
 }
 
 // NewTenantMapper reads muc_mapper_domain_base and muc_mapper_domain_prefix
@@ -77,13 +83,18 @@ func NewTenantMapper(cfg *config.Config, sec config.Section) TenantMapper {
 	return TenantMapper{
 		Base:   cfg.String(sec, OptMUCMapperDomainBase, ""),
 		Prefix: cfg.String(sec, OptMUCMapperDomainPrefix, defaultMUCPrefix),
+		Domain: cfg.String(sec, OptMUCMapperDomain, ""),
 	}
 }
 
-// MUCDomain is the MUC domain rooms live on, <prefix>.<base>.
+// MUCDomain is the MUC domain rooms live on, muc_mapper_domain or
+// <prefix>.<base>.
 func (m TenantMapper) MUCDomain() string {
-	if m.Base == "" {
+	switch {
+	case m.Base == "":
 		return ""
+	case m.Domain != "":
+		return m.Domain
 	}
 	return m.prefix() + "." + m.Base
 }

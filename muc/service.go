@@ -98,6 +98,7 @@ func New(ctx context.Context, ch *server.ComponentHost, opts ...Option) (*Servic
 		}
 	}
 	s.met = newMetrics(srv, s)
+	s.met.observeHooks(&s.Events)
 	s.store = newRoomStore(s)
 	if err := s.store.index(ctx); err != nil {
 		return nil, fmt.Errorf("muc: %s: %w", ch.Name, err)

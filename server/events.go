@@ -82,3 +82,15 @@ func asStanzaError(err error) (*StanzaError, bool) {
 	}
 	return nil, false
 }
+
+// observe reports the time of the host's hook chains to the metrics. The
+// per-recipient StanzaOut chain is left out: timing it would cost more
+// than most of its handlers.
+func (e *HostEvents) observe(m *metrics) {
+	e.PreStanza.Observe(m.hookObserver(e.PreStanza.Name()))
+	e.MessageToHost.Observe(m.hookObserver(e.MessageToHost.Name()))
+	e.IQResponse.Observe(m.hookObserver(e.IQResponse.Name()))
+	e.Authenticated.Observe(m.hookObserver(e.Authenticated.Name()))
+	e.ResourceBound.Observe(m.hookObserver(e.ResourceBound.Name()))
+	e.SessionClosed.Observe(m.hookObserver(e.SessionClosed.Name()))
+}

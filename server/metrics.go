@@ -1,6 +1,10 @@
 package server
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // metrics are the server's Prometheus collectors, registered on the
 // server's own registry so that two servers in one process (tests) do not
@@ -11,6 +15,48 @@ type metrics struct {
 	closes       *prometheus.CounterVec
 	authFailures *prometheus.CounterVec
 	stanzas      *prometheus.CounterVec
+	// byTransport counts bound sessions by transport kind.
+	byTransport *prometheus.GaugeVec
+	// stanzasIn and stanzasOut count client stanzas by kind (message,
+	// presence, iq), resolved once so the hot paths skip the label lookup.
+	stanzasIn, stanzasOut [3]prometheus.Counter
+	// hookSeconds is the time hook chains with handlers take, by event.
+	hookSeconds *prometheus.HistogramVec
+}
+
+// stanzaKinds are the label values of stanzasIn and stanzasOut.
+var stanzaKinds = [3]string{"message", "presence", "iq"}
+
+// stanzaKind returns the index of a stanza name in stanzaKinds, or -1.
+func stanzaKind(name string) int {
+	switch name {
+	case "message":
+		return 0
+	case "presence":
+		return 1
+	case "iq":
+		return 2
+	}
+	return -1
+}
+
+func (m *metrics) countIn(name string) {
+	if i := stanzaKind(name); i >= 0 {
+		m.stanzasIn[i].Inc()
+	}
+}
+
+func (m *metrics) countOut(name string) {
+	if i := stanzaKind(name); i >= 0 {
+		m.stanzasOut[i].Inc()
+	}
+}
+
+// hookObserver returns a hook.Chain observer feeding hookSeconds for one
+// event, its label resolved once.
+func (m *metrics) hookObserver(name string) func(string, time.Duration) {
+	h := m.hookSeconds.WithLabelValues(name)
+	return func(_ string, d time.Duration) { h.Observe(d.Seconds()) }
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -36,6 +82,27 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Routed stanzas by kind.",
 		}, []string{"kind"}),
 	}
-	reg.MustRegister(m.sessions, m.connections, m.closes, m.authFailures, m.stanzas)
+	m.byTransport = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "parley", Subsystem: "c2s", Name: "sessions_by_transport",
+		Help: "Bound client sessions by the transport they bound on.",
+	}, []string{"transport"})
+	in := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "parley", Subsystem: "c2s", Name: "stanzas_in_total",
+		Help: "Stanzas received from bound clients, by kind.",
+	}, []string{"kind"})
+	out := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "parley", Subsystem: "c2s", Name: "stanzas_out_total",
+		Help: "Stanzas queued to clients, by kind.",
+	}, []string{"kind"})
+	for i, k := range stanzaKinds {
+		m.stanzasIn[i] = in.WithLabelValues(k)
+		m.stanzasOut[i] = out.WithLabelValues(k)
+	}
+	m.hookSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "parley", Name: "hook_duration_seconds",
+		Help:    "Time taken by the handlers of a hook chain, by Prosody event name.",
+		Buckets: []float64{1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1},
+	}, []string{"hook"})
+	reg.MustRegister(m.sessions, m.connections, m.closes, m.authFailures, m.stanzas, m.byTransport, in, out, m.hookSeconds)
 	return m
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/parley-xmpp/parley/server/servertest"
+	"github.com/parley-xmpp/parley/server/stanza"
 )
 
 func TestOpenMetrics(t *testing.T) {
@@ -15,7 +16,11 @@ modules_enabled = { "http_openmetrics" }
 VirtualHost "example.com"
 `)
 	srv.CreateUser("alice", "example.com", "secret")
-	srv.Connect(t, "alice@example.com", "secret", servertest.ClientOptions{})
+	alice := srv.Connect(t, "alice@example.com", "secret", servertest.ClientOptions{})
+	ping := stanza.New(stanza.NSClient, "iq").Set("type", "get").Set("to", "example.com").Add(stanza.New("urn:xmpp:ping", "ping"))
+	if r := alice.Request(ping); r.Get("type") != "result" {
+		t.Fatalf("ping: %s", r)
+	}
 	if srv.HTTPURL == "" {
 		t.Fatal("no HTTP listener for /metrics")
 	}
@@ -25,7 +30,13 @@ VirtualHost "example.com"
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	for _, want := range []string{"parley_c2s_sessions 1", `parley_c2s_connections_total{transport="c2s"} 1`} {
+	for _, want := range []string{
+		"parley_c2s_sessions 1",
+		`parley_c2s_connections_total{transport="c2s"} 1`,
+		`parley_c2s_sessions_by_transport{transport="c2s"} 1`,
+		`parley_c2s_stanzas_in_total{kind="iq"} 1`,
+		`parley_c2s_stanzas_out_total{kind="iq"} 2`, // the bind result and the pong
+	} {
 		if !strings.Contains(string(body), want) {
 			t.Fatalf("/metrics lacks %q:\n%s", want, body)
 		}

@@ -29,6 +29,7 @@ func (s *Session) handleStanza(ctx context.Context, el *stanza.Element) error {
 		return streamErr(stream.UnsupportedStanzaType, "unsupported element "+el.Name.Local)
 	}
 	s.countInbound()
+	s.srv.metrics.countIn(el.Name.Local)
 	full := s.JID()
 	if from := el.Get("from"); from != "" {
 		fj, err := jid.Parse(from)

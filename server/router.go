@@ -106,6 +106,8 @@ func (srv *Server) bind(ctx context.Context, s *Session, full jid.JID) error {
 		old.Close(CloseReplaced, streamErr(stream.Conflict, "replaced by a new connection"))
 	}
 	srv.metrics.sessions.Inc()
+	s.boundKind = s.t.Kind()
+	srv.metrics.byTransport.WithLabelValues(s.boundKind).Inc()
 	s.setLogger(s.logger().With("jid", full.String()))
 	if err := s.host.Events.ResourceBound.Fire(ctx, &SessionEvent{Session: s}); err != nil && !isStop(err) {
 		s.logger().Error("resource-bind hook failed", "err", err)
@@ -125,6 +127,7 @@ func (srv *Server) unbind(s *Session) {
 	}
 	srv.router.Unbind(full.String(), bare, s)
 	srv.metrics.sessions.Dec()
+	srv.metrics.byTransport.WithLabelValues(s.boundKind).Dec()
 	ctx := srv.ctx
 	srv.presenceGone(ctx, s)
 	if err := s.host.Events.SessionClosed.Fire(ctx, &SessionEvent{Session: s}); err != nil && !isStop(err) {

@@ -228,6 +228,7 @@ func (srv *Server) addHost(hc *config.Host) error {
 		bareIQ:            newIQTable(),
 		nonza:             map[string]NonzaHandler{},
 	}
+	h.Events.observe(srv.metrics)
 	if srv.tlsConfig == nil && h.requireEncryption && v.pos("c2s_require_encryption") == "" {
 		// Prosody's default requires encryption, but with no certificate
 		// there is nothing to encrypt with: serve in the clear and say so.

@@ -87,9 +87,11 @@ type Session struct {
 	authFails int
 	username  string
 
-	mu         sync.Mutex
-	full       jid.JID
-	bare       string
+	mu   sync.Mutex
+	full jid.JID
+	bare string
+	// boundKind is the transport kind the session bound on (metrics).
+	boundKind  string
 	available  bool
 	priority   int
 	presence   *stanza.Element
@@ -155,6 +157,7 @@ func (s *Session) Send(el *stanza.Element) {
 		}
 		el = ev.Stanza
 	}
+	s.srv.metrics.countOut(el.Name.Local)
 	s.send(el)
 }
 

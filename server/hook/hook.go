@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ErrStop stops an event quietly: the handler has dealt with it (for example
@@ -35,6 +36,8 @@ type Chain[E any] struct {
 	mu      sync.Mutex // serializes writers
 	nextID  uint64
 	entries atomic.Pointer[[]entry[E]]
+	// observe, when set, is told how long each Fire with handlers took.
+	observe atomic.Pointer[func(name string, d time.Duration)]
 }
 
 // NewChain returns an empty chain named after its Prosody event.
@@ -79,12 +82,30 @@ func (c *Chain[E]) remove(id uint64) {
 // Fire runs the handlers in order until one returns an error, which Fire
 // returns. A nil result means every handler let the event pass.
 func (c *Chain[E]) Fire(ctx context.Context, ev *E) error {
-	for _, e := range *c.entries.Load() {
+	entries := *c.entries.Load()
+	if len(entries) == 0 {
+		return nil
+	}
+	if obs := c.observe.Load(); obs != nil {
+		start := time.Now()
+		defer func() { (*obs)(c.name, time.Since(start)) }()
+	}
+	for _, e := range entries {
 		if err := e.fn(ctx, ev); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// Observe makes every later Fire that has handlers report its duration
+// to f (for a hook-latency histogram); nil stops it.
+func (c *Chain[E]) Observe(f func(name string, d time.Duration)) {
+	if f == nil {
+		c.observe.Store(nil)
+		return
+	}
+	c.observe.Store(&f)
 }
 
 // Len returns the number of registered handlers.

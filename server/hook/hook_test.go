@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/parley-xmpp/parley/server/hook"
 )
@@ -88,5 +89,26 @@ func BenchmarkFire(b *testing.B) {
 	var ev event
 	for b.Loop() {
 		_ = c.Fire(ctx, &ev)
+	}
+}
+
+func TestObserve(t *testing.T) {
+	c := hook.NewChain[event]("muc-occupant-joined")
+	var seen []string
+	c.Observe(func(name string, d time.Duration) {
+		if d < 0 {
+			t.Errorf("negative duration %v", d)
+		}
+		seen = append(seen, name)
+	})
+	_ = c.Fire(context.Background(), &event{}) // no handlers: not observed
+	c.On(0, "m", func(context.Context, *event) error { return hook.ErrStop })
+	if err := c.Fire(context.Background(), &event{}); !errors.Is(err, hook.ErrStop) {
+		t.Fatalf("Fire = %v", err)
+	}
+	c.Observe(nil)
+	_ = c.Fire(context.Background(), &event{})
+	if !slices.Equal(seen, []string{"muc-occupant-joined"}) {
+		t.Fatalf("observed %v, want one fire", seen)
 	}
 }
