@@ -29,6 +29,8 @@ func MUCModules() []muc.Option {
 		}),
 		muc.WithModule(JitsiPermissionsName, perms),
 		muc.WithModule(MUCDomainMapperName, MUCDomainMapper()),
+		muc.WithModule(MUCResourceValidateName, MUCResourceValidate),
+		muc.WithModule(MUCFilterAccessName, MUCFilterAccess),
 		muc.WithModule("muc_rate_limit", MUCRateLimit()),
 		muc.WithModule("muc_password_whitelist", MUCPasswordWhitelist),
 		muc.WithModule("muc_max_occupants", MUCMaxOccupants),

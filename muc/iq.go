@@ -205,6 +205,9 @@ func (s *Service) serviceDiscoInfo(el, q *stanza.Element) *stanza.Element {
 	if s.cfg.occupantID {
 		feats = append(feats, NSOccupantID)
 	}
+	if s.ping {
+		feats = append(feats, NSPing)
+	}
 	for _, f := range feats {
 		rq.Add(stanza.New(NSDiscoInfo, "feature").Set("var", f))
 	}

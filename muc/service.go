@@ -18,6 +18,7 @@ import (
 
 	"github.com/parley-xmpp/parley/config"
 	"github.com/parley-xmpp/parley/server"
+	"github.com/parley-xmpp/parley/server/hook"
 	"github.com/parley-xmpp/parley/server/stanza"
 )
 
@@ -37,6 +38,9 @@ type Service struct {
 	admins map[string]bool
 	store  *roomStore
 	met    *metrics
+	// ping is set when modules_enabled names "ping": the service then
+	// lists urn:xmpp:ping in its disco#info (it always answers pings).
+	ping bool
 
 	mu      sync.Mutex
 	rooms   map[string]*Room
@@ -109,6 +113,11 @@ func New(ctx context.Context, ch *server.ComponentHost, opts ...Option) (*Servic
 			continue
 		}
 		load, ok := o.modules[name]
+		if name == "ping" && !ok {
+			s.ping = true
+			s.loaded = append(s.loaded, name)
+			continue
+		}
 		if !ok {
 			s.log.Info("module not available on a MUC component, ignored", "module", name)
 			continue
@@ -423,11 +432,69 @@ func (s *Service) handleHost(ctx context.Context, el *stanza.Element, _, _ jid.J
 		s.route(ctx, s.serviceDiscoInfo(el, q))
 	case typ == "get" && q.Name.Space == NSDiscoItems && q.Name.Local == "query":
 		s.route(ctx, s.serviceDiscoItems(ctx, el, q))
+	case typ == "get" && q.Name.Space == NSPing && q.Name.Local == "ping":
+		// XEP-0199: Jicofo and the bridge ping the MUCs they use.
+		s.route(ctx, reply(el))
 	case typ == "get" && q.Name.Space == NSUnique && q.Name.Local == "unique":
 		res := reply(el)
 		res.Add(stanza.New(NSUnique, "unique").AddText(strings.ToLower(s.newID(9))))
 		s.route(ctx, res)
 	default:
 		s.replyNow(ctx, el, deny("cancel", "service-unavailable", "", ""))
+	}
+}
+
+// CreateRoom creates roomJID on behalf of a module, as Prosody's
+// create_room does for Jitsi's lobby and breakout rooms: no occupant and no
+// owner, the service's room defaults, not locked, and not subject to
+// restrict_room_creation. setup runs with the new room held before anyone
+// can reach it; RoomCreated then fires with a nil Stanza and a zero From.
+// created is false, and setup does not run, when the room already exists;
+// a tombstone is replaced.
+func (s *Service) CreateRoom(ctx context.Context, roomJID string, setup func(*Room)) (created bool, err error) {
+	j, err := jid.Parse(roomJID)
+	if err != nil || j.Localpart() == "" || j.Domainpart() != s.domain {
+		return false, fmt.Errorf("%w: %q", ErrBadJID, roomJID)
+	}
+	key := j.Bare().String()
+	for {
+		r, err := s.lookup(ctx, key)
+		if err != nil {
+			return false, err
+		}
+		if r != nil {
+			r.mu.Lock()
+			switch {
+			case r.gone:
+				r.mu.Unlock()
+				continue
+			case r.tomb == nil:
+				r.mu.Unlock()
+				return false, nil
+			}
+			s.forget(r)
+			if err := s.store.remove(ctx, r.jid); err != nil {
+				s.log.Error("tombstone not deleted", "room", r.jid, "err", err)
+			}
+			r.unlockAndFlush(ctx)
+			continue
+		}
+		r = newRoom(s, key)
+		r.mu.Lock()
+		if !s.track(r) {
+			r.mu.Unlock()
+			continue
+		}
+		c := s.cfg.defaults
+		c.PresenceBroadcast = slices.Clone(c.PresenceBroadcast)
+		r.config = c
+		if setup != nil {
+			setup(r)
+		}
+		if err := s.Events.RoomCreated.Fire(ctx, &RoomCreateEvent{Room: r}); err != nil && !errors.Is(err, hook.ErrStop) {
+			s.log.Error("muc-room-created hook failed", "room", r.jid, "err", err)
+		}
+		r.unlockAndFlush(ctx)
+		return true, nil
 	}
 }

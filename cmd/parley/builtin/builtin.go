@@ -17,6 +17,8 @@ import (
 // Options returns server options registering every built-in. Each call
 // builds fresh instances, so two servers never share state.
 func Options(log *slog.Logger) []server.Option {
+	// jiconop tells clients about the breakout rooms component too.
+	jc := jitsi.NewJiconop()
 	return []server.Option{
 		server.WithModules(
 			bosh.New(bosh.Options{}),
@@ -25,14 +27,19 @@ func Options(log *slog.Logger) []server.Option {
 			jitsi.NewFeaturesIdentity(),
 			jitsi.NewExternalServices(),
 			jitsi.NewTURNCredentials(),
-			jitsi.NewJiconop(),
+			jc,
 			jitsi.NewMUCSize(nil),
 			jitsi.NewMUCCensus(nil, nil),
 			jitsi.NewPresenceIdentity(),
+			jitsi.NewConferenceDuration(),
+			jitsi.NewMUCLobbyRooms(),
+			jitsi.NewBreakoutRooms(jitsi.BreakoutRoomsOptions{Jiconop: jc}),
 		),
 		server.WithModules(jitsi.DeprecatedIdentityModules()...),
 		server.WithComponentType("muc", muc.Factory(append(append(jitsi.MUCModules(), jitsi.TokenMUCModules()...), muc.WithLogger(log))...)),
 		server.WithComponentType(jitsi.ClientProxyType, jitsi.ClientProxyFactory()),
+		server.WithComponentType(jitsi.SpeakerStatsType, jitsi.SpeakerStatsFactory()),
+		server.WithComponentType(jitsi.EndConferenceType, jitsi.EndConferenceFactory()),
 		// Development and testing only; off unless a config names it.
 		server.WithComponentType(jitsi.DevFocusType, jitsi.DevFocusFactory(jitsi.DevFocusOptions{})),
 		server.WithAuthProvider(jitsi.JitsiAnonymousProviderName, jitsi.JitsiAnonymousFactory(nil)),
