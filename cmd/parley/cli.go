@@ -208,7 +208,7 @@ func (c *cli) serve(ctx context.Context) error {
 			log.Info("generated a self-signed certificate", "file", f)
 		}
 	}
-	opts := append(allModules(log), server.WithLogger(log), server.WithVersion(version))
+	opts := append(allModules(log), server.WithModules(newDevPage()), server.WithLogger(log), server.WithVersion(version))
 	srv, err := server.New(cfg, opts...)
 	if err != nil {
 		return err

@@ -39,6 +39,13 @@ var usedOptions = map[string]bool{
 	"muc_access_whitelist": true, "muc_password_whitelist": true, "muc_rate_joins": true,
 	"muc_rate_leaves": true, "muc_hide_all": true, "main_muc": true, "muc_mapper_domain_base": true,
 	"muc_mapper_domain_prefix": true, "muc_mapper_domain": true, "dev_focus_owner": true, "dev_focus_brewery": true,
+	"dev_page_lib_jitsi_meet": true, "dev_page_jquery": true,
+	// Jitsi components and host modules
+	"lobby_muc": true, "breakout_rooms_muc": true, "breakout_rooms_component": true, "muc_component": true,
+	"muc_lobby_whitelist": true, "muc_lobby_check_display_name_required": true, "muc_filter_whitelist": true,
+	"anonymous_strict": true, "anonymous_auth_methods": true, "jitsi_default_permissions": true,
+	"conference_duration_component": true, "external_service_access": true, "external_service_host": true,
+	"external_service_port": true, "region_name": true, "release_number": true, "shard_name": true,
 	// token auth
 	"app_id": true, "app_secret": true, "asap_key_server": true, "cache_keys_url": true,
 	"signature_algorithm": true, "allow_empty_token": true, "asap_accepted_issuers": true,

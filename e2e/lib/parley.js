@@ -157,7 +157,9 @@ function missingIn(log) {
  *
  * @param {import('node:test').TestContext} t
  * @param {object} opts
- * @param {string} opts.config   file name in testdata/e2e
+ * @param {string} [opts.config] file name in testdata/e2e
+ * @param {boolean} [opts.dev]   run `parley dev` (its built-in config) instead
+ * @param {Record<string,string>} [opts.env] extra environment for parley
  * @param {Array<[string,string,string]>} [opts.users]  [user, host, password]
  * @param {Record<string,string|number>} [opts.vars]     extra placeholders
  * @param {string[]} [opts.requires]  features the test needs ("module websocket", ...)
@@ -179,7 +181,7 @@ export async function startParley(t, opts) {
     throw lastErr;
 }
 
-async function startOnce(t, { config, users = [], vars = {}, requires = [] }) {
+async function startOnce(t, { config, dev = false, env: extraEnv = {}, users = [], vars = {}, requires = [] }) {
     const bin = parleyBin();
     const dir = tmpRoot();
     const dataDir = path.join(dir, 'data');
@@ -189,14 +191,28 @@ async function startOnce(t, { config, users = [], vars = {}, requires = [] }) {
         HTTP_PORT: await freePort(),
         COMPONENT_PORT: await freePort()
     };
-    const text = fs.readFileSync(path.join(configDir, config), 'utf8');
-    const cfgFile = path.join(dir, config);
-    fs.writeFileSync(cfgFile, render(text, { ...ports, DATA_DIR: dataDir, ...vars }));
     const logFile = path.join(dir, 'parley.log');
-    const env = { ...process.env };
+    const env = { ...process.env, ...extraEnv };
+    let args;
+    if (dev) {
+        // `parley dev`: the built-in config, its ports from the environment
+        // (ENV_PARLEY_HTTP_PORT in the config reads $PARLEY_HTTP_PORT).
+        if (users.length > 0) {
+            throw new Error('parley dev has no account store to register users in');
+        }
+        for (const [name, port] of Object.entries(ports)) {
+            env[`PARLEY_${name}`] = String(port);
+        }
+        args = ['dev'];
+    } else {
+        const text = fs.readFileSync(path.join(configDir, config), 'utf8');
+        const cfgFile = path.join(dir, config);
+        fs.writeFileSync(cfgFile, render(text, { ...ports, DATA_DIR: dataDir, ...vars }));
+        args = ['-c', cfgFile];
+    }
 
     for (const [user, host, password] of users) {
-        const r = spawnSync(bin, ['-c', cfgFile, 'register', user, host, password], { env, encoding: 'utf8' });
+        const r = spawnSync(bin, [...args, 'register', user, host, password], { env, encoding: 'utf8' });
         if (r.status !== 0) {
             const out = `${r.stdout}${r.stderr}`;
             const fatal = /unknown authentication provider "([^"]+)"/.exec(out);
@@ -208,7 +224,7 @@ async function startOnce(t, { config, users = [], vars = {}, requires = [] }) {
     }
 
     const logFd = fs.openSync(logFile, 'a');
-    const proc = spawn(bin, ['-c', cfgFile], { env, stdio: ['ignore', logFd, logFd] });
+    const proc = spawn(bin, args, { env, stdio: ['ignore', logFd, logFd] });
     fs.closeSync(logFd);
     const readLog = () => fs.readFileSync(logFile, 'utf8');
     const exited = once(proc, 'exit').then(([code, signal]) => code ?? signal);
