@@ -117,6 +117,9 @@ type Failure struct {
 	// Text is an optional human-readable explanation that may be sent to
 	// the client. It never says whether an account exists.
 	Text string
+	// Reason is a short, stable code for metrics (a token failure's
+	// "bad-signature", "token-expired", ...); empty means Condition.
+	Reason string
 	// Err is the underlying cause, for logs only (never sent).
 	Err error
 }

@@ -271,7 +271,7 @@ func (x *tokenExchange) Step(ctx context.Context, in []byte) ([]byte, bool, erro
 		}
 		p.log.Warn("Error verifying token", "reason", je.Reason, "err", je.Err,
 			"tenant", x.params[ParamPrefix], "room", x.params[ParamRoom])
-		return nil, false, &auth.Failure{Condition: jwt.Condition, Text: je.Text, Err: err}
+		return nil, false, &auth.Failure{Condition: jwt.Condition, Text: je.Text, Reason: string(je.Reason), Err: err}
 	}
 	st := &SessionToken{Claims: claims}
 	if claims.TenantMismatch(x.params[ParamPrefix]) {

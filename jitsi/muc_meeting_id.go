@@ -31,6 +31,7 @@ func MUCModules() []muc.Option {
 		muc.WithModule(MUCDomainMapperName, MUCDomainMapper()),
 		muc.WithModule(MUCResourceValidateName, MUCResourceValidate),
 		muc.WithModule(MUCFilterAccessName, MUCFilterAccess),
+		muc.WithModule(PollsModule, MUCPolls),
 		muc.WithModule("muc_rate_limit", MUCRateLimit()),
 		muc.WithModule("muc_password_whitelist", MUCPasswordWhitelist),
 		muc.WithModule("muc_max_occupants", MUCMaxOccupants),

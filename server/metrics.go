@@ -75,8 +75,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"reason"}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "parley", Subsystem: "auth", Name: "failures_total",
-			Help: "Failed SASL attempts by condition.",
-		}, []string{"condition"}),
+			Help: "Failed SASL attempts by condition and reason (the token check that failed, or the condition).",
+		}, []string{"condition", "reason"}),
 		stanzas: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "parley", Subsystem: "router", Name: "stanzas_total",
 			Help: "Routed stanzas by kind.",

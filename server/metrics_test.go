@@ -64,3 +64,35 @@ VirtualHost "example.com"
 		t.Fatalf("GET /metrics over TLS: %s", resp.Status)
 	}
 }
+
+// TestOpenMetricsAccess: as Prosody's mod_http_openmetrics, /metrics is for
+// openmetrics_allow_ips (loopback by default) and openmetrics_allow_cidr.
+func TestOpenMetricsAccess(t *testing.T) {
+	for _, tc := range []struct {
+		name, cfg string
+		want      int
+	}{
+		{"loopback by default", ``, http.StatusOK},
+		{"not listed", `openmetrics_allow_ips = { "192.0.2.1" }`, http.StatusForbidden},
+		{"listed network", `openmetrics_allow_ips = { "192.0.2.1" }
+openmetrics_allow_cidr = "127.0.0.0/8"`, http.StatusOK},
+		{"other network", `openmetrics_allow_ips = {}
+openmetrics_allow_cidr = "172.16.0.0/12"`, http.StatusForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := servertest.Start(t, `
+modules_enabled = { "http_openmetrics" }
+`+tc.cfg+`
+VirtualHost "example.com"
+`)
+			resp, err := http.Get(srv.HTTPURL + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Fatalf("GET /metrics: %s, want %d", resp.Status, tc.want)
+			}
+		})
+	}
+}

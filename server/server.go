@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"mellium.im/xmpp/stream"
 
 	"github.com/parley-xmpp/parley/auth"
@@ -302,8 +301,11 @@ func (srv *Server) Start(ctx context.Context) error {
 
 func (srv *Server) loadModules(ctx context.Context) error {
 	if contains(srv.cfg.Modules(nil), "http_openmetrics") {
-		// Prosody's mod_http_openmetrics: the server's own registry.
-		srv.HandleHTTP("/metrics", promhttp.HandlerFor(srv.registry, promhttp.HandlerOpts{}))
+		h, err := srv.openMetricsHandler()
+		if err != nil {
+			return err
+		}
+		srv.HandleHTTP("/metrics", h)
 	}
 	loadedServer := map[string]bool{}
 	reported := map[string]bool{}

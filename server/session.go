@@ -440,7 +440,11 @@ func (s *Session) saslFail(err error) (Action, error) {
 		return ActionNone, nil
 	}
 	s.authFails++
-	s.srv.metrics.authFailures.WithLabelValues(f.Condition).Inc()
+	reason := f.Reason
+	if reason == "" {
+		reason = f.Condition
+	}
+	s.srv.metrics.authFailures.WithLabelValues(f.Condition, reason).Inc()
 	if s.authFails >= maxAuthFailures {
 		return ActionNone, streamErr(stream.PolicyViolation, "too many failed authentication attempts")
 	}

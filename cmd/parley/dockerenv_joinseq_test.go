@@ -253,7 +253,7 @@ func checkMetrics(ctx context.Context, t *testing.T, httpURL string) {
 		`parley_c2s_connections_total{transport="c2s"}`,
 		`parley_c2s_connections_total{transport="websocket"}`,
 		`parley_c2s_sessions `,
-		`parley_auth_failures_total{condition="not-allowed"}`,
+		`parley_auth_failures_total{condition="not-allowed",reason="bad-signature"}`,
 		`parley_c2s_closes_total{reason=`,
 		`parley_muc_rooms{component="muc.meet.jitsi"} 1`,
 		`parley_muc_joins_total{component="internal-muc.meet.jitsi"}`,

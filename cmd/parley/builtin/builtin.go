@@ -40,6 +40,10 @@ func Options(log *slog.Logger) []server.Option {
 		server.WithComponentType(jitsi.ClientProxyType, jitsi.ClientProxyFactory()),
 		server.WithComponentType(jitsi.SpeakerStatsType, jitsi.SpeakerStatsFactory()),
 		server.WithComponentType(jitsi.EndConferenceType, jitsi.EndConferenceFactory()),
+		server.WithComponentType(jitsi.AVModerationType, jitsi.AVModerationFactory()),
+		server.WithComponentType(jitsi.RoomMetadataType, jitsi.RoomMetadataFactory()),
+		server.WithComponentType(jitsi.PollsComponentType, jitsi.PollsComponentFactory()),
+		server.WithComponentType(jitsi.FileSharingType, jitsi.FileSharingFactory()),
 		// Development and testing only; off unless a config names it.
 		server.WithComponentType(jitsi.DevFocusType, jitsi.DevFocusFactory(jitsi.DevFocusOptions{})),
 		server.WithAuthProvider(jitsi.JitsiAnonymousProviderName, jitsi.JitsiAnonymousFactory(nil)),
