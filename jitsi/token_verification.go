@@ -138,7 +138,13 @@ func (tv *tokenVerifier) check(r *muc.Room, from jid.JID) error {
 		return nil
 	}
 	claims := SessionClaims(sessionOf(tv.svc, from))
-	if err := tv.v.VerifyRoom(claims, r.Node(), tv.svc.Domain()); err != nil {
+	node, domain := r.Node(), tv.svc.Domain()
+	if main, ok := BreakoutMainRoom(r); ok {
+		// A breakout room is checked as its conference: the token names
+		// the main room, never the breakout room's generated name.
+		node, domain, _ = splitJID(main)
+	}
+	if err := tv.v.VerifyRoom(claims, node, domain); err != nil {
 		reason := jwt.ReasonOf(err)
 		tv.svc.Logger().Info("token not allowed to join", "from", from.String(), "room", r.JID(), "reason", reason)
 		text := jwt.RoomMismatchText

@@ -113,8 +113,9 @@ func New(ctx context.Context, ch *server.ComponentHost, opts ...Option) (*Servic
 			continue
 		}
 		load, ok := o.modules[name]
-		if name == "ping" && !ok {
-			s.ping = true
+		if (name == "ping" || name == "iq") && !ok {
+			// Prosody's core IQ handling and mod_ping: built in here.
+			s.ping = s.ping || name == "ping"
 			s.loaded = append(s.loaded, name)
 			continue
 		}

@@ -40,7 +40,7 @@ var usedOptions = map[string]bool{
 	"muc_rate_leaves": true, "muc_hide_all": true, "main_muc": true, "muc_mapper_domain_base": true,
 	"muc_mapper_domain_prefix": true, "muc_mapper_domain": true, "dev_focus_owner": true, "dev_focus_brewery": true,
 	"dev_page_lib_jitsi_meet": true, "dev_page_jquery": true,
-	"openmetrics_allow_ips": true, "openmetrics_allow_cidr": true,
+	"muc_room_allow_persistent": true, "openmetrics_allow_ips": true, "openmetrics_allow_cidr": true,
 	// Jitsi components and host modules
 	"lobby_muc": true, "breakout_rooms_muc": true, "breakout_rooms_component": true, "muc_component": true,
 	"muc_lobby_whitelist": true, "muc_lobby_check_display_name_required": true, "muc_filter_whitelist": true,
