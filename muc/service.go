@@ -116,7 +116,6 @@ func New(ctx context.Context, ch *server.ComponentHost, opts ...Option) (*Servic
 		if (name == "ping" || name == "iq") && !ok {
 			// Prosody's core IQ handling and mod_ping: built in here.
 			s.ping = s.ping || name == "ping"
-			s.loaded = append(s.loaded, name)
 			continue
 		}
 		if !ok {

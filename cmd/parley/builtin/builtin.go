@@ -1,6 +1,6 @@
 // Package builtin lists parley's built-in modules, component types and
-// authentication providers, explicitly and without init() side effects. The
-// parley command and the benchmark daemon (bench/parleyd) share this list.
+// authentication providers, explicitly and without init() side effects, for
+// the parley command and for embedders that want parley's full set.
 package builtin
 
 import (
