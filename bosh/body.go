@@ -89,7 +89,9 @@ func parseRequest(data []byte, lim stanza.Limits) (*request, error) {
 
 // parseUint reads a non-negative decimal integer not above max.
 func parseUint(s string, max int64) (int64, error) {
-	if s == "" || s[0] == '+' || s[0] == '-' {
+	if s == "" || s[0] == '+' || s[0] == '-' || (len(s) > 1 && s[0] == '0') {
+		// Only the canonical spelling: "007" and "7" must not be two
+		// names for one rid (found by FuzzParseRequest).
 		return 0, errBadRequest
 	}
 	n, err := strconv.ParseInt(s, 10, 64)

@@ -120,6 +120,7 @@ Component "conference.example.com" "muc"
 		{"component host (#41)", `<body xmlns='` + bosh.NS + `' rid='1' to='conference.example.com' wait='60' hold='1'/>`, "improper-addressing"},
 		{"no rid (#42)", `<body xmlns='` + bosh.NS + `' to='example.com' wait='60' hold='1'/>`, "bad-request"},
 		{"rid not a number (#42)", `<body xmlns='` + bosh.NS + `' rid='x1' to='example.com' wait='60' hold='1'/>`, "bad-request"},
+		{"rid with a leading zero (#42)", `<body xmlns='` + bosh.NS + `' rid='007' to='example.com' wait='60' hold='1'/>`, "bad-request"},
 		{"negative rid (#42)", `<body xmlns='` + bosh.NS + `' rid='-5' to='example.com' wait='60' hold='1'/>`, "bad-request"},
 		{"rid above 2^53-1 (#48)", `<body xmlns='` + bosh.NS + `' rid='9007199254740992' to='example.com' wait='60' hold='1'/>`, "bad-request"},
 		{"no wait (#42)", `<body xmlns='` + bosh.NS + `' rid='1' to='example.com' hold='1'/>`, "bad-request"},

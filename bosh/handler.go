@@ -9,6 +9,7 @@ import (
 
 	"mellium.im/xmpp/stream"
 
+	"github.com/parley-xmpp/parley/server"
 	"github.com/parley-xmpp/parley/server/httpx"
 )
 
@@ -69,7 +70,17 @@ func (m *Module) post(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if rq.sid == "" {
 		remote, secure := m.settings.Proxies.Client(r)
+		release, ok := m.srv.AcquireConn(remote)
+		if !ok {
+			server.RefuseOverLimit(w)
+			return
+		}
 		wt, b, body := m.create(ctx, rq, remote, secure, httpx.Params(r, m.settings.RegionHeader))
+		if b != nil {
+			b.s.OnClose(release)
+		} else {
+			release()
+		}
 		if body == nil {
 			body = b.await(ctx, wt)
 		}
@@ -82,6 +93,12 @@ func (m *Module) post(w http.ResponseWriter, r *http.Request) {
 		// (SECURITY-CASES #43).
 		writeBody(w, terminateBody(condItemNotFound))
 		return
+	}
+	if _, secure := m.settings.Proxies.Client(r); b.secure && !secure && !m.secure {
+		// A session made over HTTPS continued over plain HTTP: drop the
+		// connection unanswered and leave the session alone (SECURITY-CASES
+		// #56). A new address is fine: sessions are not bound to one.
+		panic(http.ErrAbortHandler)
 	}
 	wt, body := b.receive(ctx, rq)
 	if body == nil {

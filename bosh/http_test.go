@@ -122,8 +122,9 @@ func TestCORS(t *testing.T) {
 	}
 }
 
-// trusted_proxies: X-Forwarded-For and X-Forwarded-Proto count only from a
-// trusted peer; the client address is the last untrusted hop.
+// SECURITY-CASES #154, #155: trusted_proxies: X-Forwarded-For and
+// X-Forwarded-Proto count only from a trusted peer; the client address is
+// the last untrusted hop.
 func TestTrustedProxies(t *testing.T) {
 	tests := []struct {
 		name, global, xff, proto string

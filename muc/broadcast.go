@@ -141,7 +141,13 @@ func (r *Room) publicise(ctx context.Context, o *Occupant, x xset, opts publishO
 	}
 	broadcast := r.config.Broadcasts(o.Role)
 	prevBroadcast := opts.prevRole != "" && r.config.Broadcasts(opts.prevRole)
-	for _, n := range r.order {
+	// A visitor's presence goes to nobody when visitors are not broadcast:
+	// skip the walk over a room of thousands.
+	others := r.order
+	if !broadcast && !prevBroadcast && !opts.force {
+		others = nil
+	}
+	for _, n := range others {
 		if n.JID == o.JID {
 			continue
 		}
@@ -177,10 +183,13 @@ func (r *Room) sendOccupantList(to string, filter func(*Occupant) bool) {
 	}
 	anonymous := r.anonymousFor(to)
 	for _, o := range r.order {
-		if filter != nil && !filter(o) {
+		// The role test first: it is cheap and, in a room of visitors
+		// that are not broadcast, rules out nearly everyone before the
+		// filter (which may compare against every session) runs.
+		if toBare != o.BareJID && !r.config.Broadcasts(o.Role) {
 			continue
 		}
-		if toBare != o.BareJID && !r.config.Broadcasts(o.Role) {
+		if filter != nil && !filter(o) {
 			continue
 		}
 		p := o.Presence()

@@ -68,30 +68,52 @@ func (t *tcpTransport) CanStartTLS() bool { return t.canTLS && !t.secure }
 
 // serveTCP runs one client connection: this goroutine reads and owns the
 // session's negotiation state, a second one writes.
+//
+// The work is split into small functions so that an idle session's reader,
+// parked in WaitReadable under serveTCP and readLoop, uses little of its
+// stack: the runtime halves an idle goroutine's stack only while it uses
+// less than a quarter of it (counting 800 bytes of reserve), so every
+// frame on that path counts.
 func (srv *Server) serveTCP(conn net.Conn, directTLS bool) {
 	defer conn.Close()
-	t := &tcpTransport{conn: conn, canTLS: srv.tlsConfig != nil}
-	if directTLS {
-		tc, err := srv.handshakeTLS(conn)
-		if err != nil {
-			srv.log.Debug("direct TLS handshake failed", "remote", conn.RemoteAddr().String(), "err", err)
-			return
-		}
-		t.conn, t.secure = tc, true
-	}
-	s := srv.NewSession(t)
+	s, t, writerDone := srv.openTCP(conn, directTLS)
 	if s == nil {
 		return
 	}
 	ctx, cancel := context.WithCancel(srv.ctx)
 	defer cancel()
+	t.newReader(ctx, srv.limits)
+	srv.endTCP(s, srv.readLoop(ctx, s, t, &writerDone))
+	<-writerDone
+}
+
+// openTCP sets a connection up: TLS for direct TLS, the session, its
+// writer, the authentication deadline and the rate limit. A nil session
+// means the connection is to be dropped.
+func (srv *Server) openTCP(conn net.Conn, directTLS bool) (*Session, *tcpTransport, <-chan struct{}) {
+	t := &tcpTransport{conn: conn, canTLS: srv.tlsConfig != nil}
+	if directTLS {
+		tc, err := srv.handshakeTLS(conn)
+		if err != nil {
+			srv.log.Debug("direct TLS handshake failed", "remote", conn.RemoteAddr().String(), "err", err)
+			return nil, nil, nil
+		}
+		t.conn, t.secure = tc, true
+	}
+	s := srv.NewSession(t)
+	if s == nil {
+		return nil, nil, nil
+	}
 	writerDone := srv.startWriter(s, t)
 	_ = t.conn.SetReadDeadline(time.Now().Add(srv.opts.authTimeout))
-	if srv.c2sLimit != nil {
-		t.thr = newThrottle(*srv.c2sLimit, srv.opts.clock)
+	if rl := srv.c2sRate(); rl != nil {
+		t.thr = newThrottle(*rl, srv.opts.clock)
 	}
-	t.newReader(ctx, srv.limits)
-	err := srv.readLoop(ctx, s, t, &writerDone)
+	return s, t, writerDone
+}
+
+// endTCP closes the session as the read loop's error says.
+func (srv *Server) endTCP(s *Session, err error) {
 	switch {
 	case errors.Is(err, stanza.ErrStreamEnd):
 		s.Close(ClosePeer, nil)
@@ -106,7 +128,6 @@ func (srv *Server) serveTCP(conn net.Conn, directTLS bool) {
 	default:
 		s.Fail(err)
 	}
-	<-writerDone
 }
 
 func isTimeout(err error) bool {
@@ -114,58 +135,68 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// readLoop reads headers and elements until the stream ends; it performs
-// STARTTLS and stream restarts in place.
+// readLoop reads headers and elements until the stream ends. Between
+// bursts, once everything received is handled, it waits for more in a
+// shallow frame (WaitReadable) rather than inside the XML decoder.
 func (srv *Server) readLoop(ctx context.Context, s *Session, t *tcpTransport, writerDone *<-chan struct{}) error {
 	for {
-		if s.state == stateAwaitHeader {
-			h, err := t.rd.ReadHeader()
-			if err != nil {
-				if isStreamError(err) {
-					s.sendHeader(stanza.Header{To: ""})
-				}
-				return err
-			}
-			if err := s.Open(h); err != nil {
-				return err
-			}
-			continue
+		if s.state != stateAwaitHeader && t.rd.Buffered() == 0 {
+			WaitReadable(t.conn)
 		}
-		el, err := t.rd.Next()
-		if err != nil {
+		if err := srv.readOne(ctx, s, t, writerDone); err != nil {
 			return err
-		}
-		act, err := s.Handle(ctx, el)
-		if err != nil {
-			return err
-		}
-		switch act {
-		case ActionRestart:
-			t.rd.Restart()
-		case ActionStartTLS:
-			// Flush <proceed/>, stop the writer, then upgrade. Bytes that
-			// arrived after <starttls/> would be plaintext injected into
-			// the encrypted stream: refuse them.
-			s.queue().close(nil, false)
-			<-*writerDone
-			if t.rd.Buffered() > 0 {
-				return errCloseQuietly
-			}
-			tc, err := srv.handshakeTLS(t.conn)
-			if err != nil {
-				s.logger().Info("STARTTLS handshake failed", "err", err)
-				return io.EOF
-			}
-			t.conn, t.secure = tc, true
-			s.qp.Store(newOutQueue(srv.opts.queueFrames, srv.opts.queueBytes))
-			*writerDone = srv.startWriter(s, t)
-			t.newReader(ctx, srv.limits)
-			s.state = stateAwaitHeader
-		}
-		if s.state == stateBound {
-			_ = t.conn.SetReadDeadline(time.Time{})
 		}
 	}
+}
+
+// readOne reads and handles one stream header or top-level element; it
+// performs STARTTLS and stream restarts in place.
+func (srv *Server) readOne(ctx context.Context, s *Session, t *tcpTransport, writerDone *<-chan struct{}) error {
+	if s.state == stateAwaitHeader {
+		h, err := t.rd.ReadHeader()
+		if err != nil {
+			if isStreamError(err) {
+				s.sendHeader(stanza.Header{To: ""})
+			}
+			return err
+		}
+		return s.Open(h)
+	}
+	el, err := t.rd.Next()
+	if err != nil {
+		return err
+	}
+	act, err := s.Handle(ctx, el)
+	if err != nil {
+		return err
+	}
+	switch act {
+	case ActionRestart:
+		t.rd.Restart()
+	case ActionStartTLS:
+		// Flush <proceed/>, stop the writer, then upgrade. Bytes that
+		// arrived after <starttls/> would be plaintext injected into
+		// the encrypted stream: refuse them.
+		s.queue().close(nil, false)
+		<-*writerDone
+		if t.rd.Buffered() > 0 {
+			return errCloseQuietly
+		}
+		tc, err := srv.handshakeTLS(t.conn)
+		if err != nil {
+			s.logger().Info("STARTTLS handshake failed", "err", err)
+			return io.EOF
+		}
+		t.conn, t.secure = tc, true
+		s.qp.Store(newOutQueue(srv.opts.queueFrames, srv.opts.queueBytes))
+		*writerDone = srv.startWriter(s, t)
+		t.newReader(ctx, srv.limits)
+		s.state = stateAwaitHeader
+	}
+	if s.state == stateBound {
+		_ = t.conn.SetReadDeadline(time.Time{})
+	}
+	return nil
 }
 
 func (srv *Server) handshakeTLS(conn net.Conn) (*tls.Conn, error) {

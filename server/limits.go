@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/parley-xmpp/parley/config"
 )
 
 // Prosody's mod_limits (bandwidth throttling per connection type) and
@@ -69,28 +71,17 @@ func parseBurst(s string, rate float64) (float64, error) {
 // unlimited_jids when limits_exception is enabled anywhere.
 func (srv *Server) readLimits() error {
 	g := sectionView{cfg: srv.cfg}
-	global := srv.cfg.Modules(nil)
-	if contains(global, "limits") {
-		if c2s, ok := g.table("limits")["c2s"].(map[string]any); ok {
-			rl := rateLimit{rate: 3000}
-			if r, ok := c2s["rate"].(string); ok {
-				v, err := parseRate(r)
-				if err != nil {
-					return fmt.Errorf("%s: limits.c2s: %w", g.pos("limits"), err)
-				}
-				rl.rate = v
-			}
-			rl.burst = 2 * rl.rate
-			if b, ok := c2s["burst"].(string); ok {
-				v, err := parseBurst(b, rl.rate)
-				if err != nil {
-					return fmt.Errorf("%s: limits.c2s: %w", g.pos("limits"), err)
-				}
-				rl.burst = v
-			}
-			srv.c2sLimit = &rl
-		}
+	rl, err := readC2SRate(srv.cfg)
+	if err != nil {
+		return err
 	}
+	srv.c2sLimit = rl
+	srv.hot.c2sRate.Store(rl)
+	cl, err := readConnLimits(g)
+	if err != nil {
+		return err
+	}
+	srv.hot.conns.apply(cl)
 	srv.unlimited = map[string]bool{}
 	srv.unlimitedSize = defaultUnlimitedSize
 	for _, hc := range srv.cfg.Hosts {
@@ -105,6 +96,40 @@ func (srv *Server) readLimits() error {
 	}
 	return nil
 }
+
+// readC2SRate reads mod_limits' `limits.c2s` rate and burst; nil when
+// mod_limits is not enabled globally or has no c2s entry.
+func readC2SRate(cfg *config.Config) (*rateLimit, error) {
+	g := sectionView{cfg: cfg}
+	if !contains(cfg.Modules(nil), "limits") {
+		return nil, nil
+	}
+	c2s, ok := g.table("limits")["c2s"].(map[string]any)
+	if !ok {
+		return nil, nil
+	}
+	rl := rateLimit{rate: 3000}
+	if r, ok := c2s["rate"].(string); ok {
+		v, err := parseRate(r)
+		if err != nil {
+			return nil, fmt.Errorf("%s: limits.c2s: %w", g.pos("limits"), err)
+		}
+		rl.rate = v
+	}
+	rl.burst = 2 * rl.rate
+	if b, ok := c2s["burst"].(string); ok {
+		v, err := parseBurst(b, rl.rate)
+		if err != nil {
+			return nil, fmt.Errorf("%s: limits.c2s: %w", g.pos("limits"), err)
+		}
+		rl.burst = v
+	}
+	return &rl, nil
+}
+
+// c2sRate returns the current mod_limits rate for new client connections
+// (nil: no throttle). Reload replaces it.
+func (srv *Server) c2sRate() *rateLimit { return srv.hot.c2sRate.Load() }
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

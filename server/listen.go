@@ -182,7 +182,13 @@ func (srv *Server) acceptLoop(l net.Listener, directTLS bool) {
 			}
 		}
 		delay = 0
-		if !srv.Go(func() { srv.serveTCP(conn, directTLS) }) {
+		release, ok := srv.AcquireConn(conn.RemoteAddr().String())
+		if !ok {
+			srv.refuseTCP(conn, directTLS)
+			continue
+		}
+		if !srv.Go(func() { defer release(); srv.serveTCP(conn, directTLS) }) {
+			release()
 			_ = conn.Close()
 			return
 		}

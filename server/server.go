@@ -40,6 +40,7 @@ type Server struct {
 	c2sLimit       *rateLimit      // mod_limits for client connections; nil = none
 	unlimited      map[string]bool // unlimited_jids (limits_exception)
 	unlimitedSize  int
+	hot            liveSettings // what Reload replaces (reload.go)
 	started        time.Time
 
 	tlsConfig *tls.Config

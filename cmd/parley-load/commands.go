@@ -142,13 +142,13 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var p scenario.Params
 	var sm string
 	paramFlags(fs, &p, &sm)
-	var prosody, prosodyctl, parley, parleyd, tmpl, workdir, cases, jsonOut, profileDir, parleyVersion string
+	var prosody, prosodyctl, parley, tmpl, workdir, cases, jsonOut, profileDir, parleyVersion string
 	var users, basePort int
-	var verbose bool
+	var verbose, profile bool
 	fs.StringVar(&prosody, "prosody", "/usr/bin/prosody", "Prosody binary (empty: leave Prosody out)")
 	fs.StringVar(&prosodyctl, "prosodyctl", "/usr/bin/prosodyctl", "prosodyctl binary")
 	fs.StringVar(&parley, "parley", "", "cmd/parley binary (empty: leave it out)")
-	fs.StringVar(&parleyd, "parleyd", "", "bench/parleyd profiling binary, reported as parley+pprof (empty: leave it out)")
+	fs.BoolVar(&profile, "profile", false, "also run parley with -cpuprofile, reported as parley+pprof (one CPU profile per case in -profile-dir)")
 	fs.StringVar(&parleyVersion, "parley-version", "dev", "parley version for the report (e.g. git describe)")
 	fs.StringVar(&tmpl, "template", "bench/server.cfg.lua", "config template shared by every server")
 	fs.StringVar(&workdir, "workdir", "", "directory for configs, data and logs (default: a new temporary directory)")
@@ -192,11 +192,11 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if parley != "" {
 		add("parley", compare.KindParley, parley, parley, "parley "+parleyVersion, false)
 	}
-	if parleyd != "" {
+	if profile {
 		if parley == "" {
-			return errors.New("-parleyd needs -parley (accounts are created with parley register)")
+			return errors.New("-profile needs -parley")
 		}
-		add("parley+pprof", compare.KindParley, parleyd, parley, "parley "+parleyVersion+" profiling build (bench/parleyd)", true)
+		add("parley+pprof", compare.KindParley, parley, parley, "parley "+parleyVersion+" with -cpuprofile", true)
 	}
 	if len(servers) == 0 {
 		return errors.New("no server to compare")

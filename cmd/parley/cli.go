@@ -36,6 +36,8 @@ const usage = `parley: an XMPP server for Jitsi Meet, compatible with Prosody's 
 
 Usage:
   parley [-c FILE]                      run in the foreground
+  parley [-c FILE] -cpuprofile OUT -pprof 127.0.0.1:PORT
+                                        the same, with a CPU profile of the run / live pprof
   parley [-c FILE] check config         load and validate the config, then exit
   parley [-c FILE] register USER HOST PASSWORD
   parley [-c FILE] adduser JID          create an account (password prompted)
@@ -64,6 +66,8 @@ type cli struct {
 	docker *dockerSetup
 	// dev serves the built-in development layout (`parley dev`).
 	dev bool
+	// prof holds the -cpuprofile and -pprof flags (pprof.go).
+	prof profiling
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) (string, bool)) int {
@@ -78,13 +82,15 @@ func runWith(ctx context.Context, system string, args []string, stdin io.Reader,
 	var path string
 	fs.StringVar(&path, "c", "", "config file")
 	fs.StringVar(&path, "config", "", "config file")
+	var prof profiling
+	prof.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, env: env, path: path, system: system}
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, env: env, path: path, system: system, prof: prof}
 	rest := fs.Args()
 	var err error
 	switch {
@@ -194,7 +200,14 @@ func (c *cli) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer closeLog()
+	logs := newLogSwitch(log, closeLog) // SIGHUP replaces it (reload.go)
+	defer logs.close()
+	log = logs.logger()
+	stopProf, err := c.prof.start(ctx, log)
+	defer stopProf()
+	if err != nil {
+		return err
+	}
 	for _, w := range cfg.Warnings {
 		log.Warn("config", "warning", w.String())
 	}
@@ -221,6 +234,7 @@ func (c *cli) serve(ctx context.Context) error {
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}
+	defer c.reloadOnHangup(ctx, srv, logs)()
 	fmt.Fprintf(c.stdout, "parley %s serving (config: %s)\n", version, c.configName())
 	for _, h := range srv.Hosts() {
 		fmt.Fprintf(c.stdout, "  host %s (authentication: %s)\n", h.Name, h.Auth.Name())

@@ -130,3 +130,21 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAppendBroadcast serializes shallow copies of one presence with
+// their own 'to', as a room's broadcast does: the children are written
+// once and copied afterwards.
+func BenchmarkAppendBroadcast(b *testing.B) {
+	el, err := stanza.Parse([]byte(jitsiPresence), stanza.Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := stanza.AppendIn(nil, el, stanza.NSClient)
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	for b.Loop() {
+		c := el.ShallowCopy()
+		c.Set("to", "someone@example.com/resource")
+		buf = stanza.AppendIn(buf[:0], c, stanza.NSClient)
+	}
+}

@@ -9,6 +9,7 @@ package stanza
 import (
 	"encoding/xml"
 	"strings"
+	"sync/atomic"
 )
 
 // Namespaces used throughout the server.
@@ -33,10 +34,17 @@ type Node struct {
 // Element is a parsed XML element. Name.Space is the resolved namespace URI.
 // Attr never contains namespace declarations; the serializer derives them.
 // An attribute in the XML namespace (xml:lang) has Name.Space == NSXML.
+//
+// Elements are used through pointers: an Element value must not be copied
+// (use Copy or ShallowCopy).
 type Element struct {
 	Name  xml.Name
 	Attr  []xml.Attr
 	Nodes []Node
+
+	// body is the serialized form of Nodes shared by shallow copies
+	// (shared.go); nil until ShallowCopy is first called.
+	body atomic.Pointer[bodyCache]
 }
 
 // New returns an element with the given namespace and local name.
@@ -95,6 +103,7 @@ func (e *Element) Lang() string {
 
 // Add appends child elements and returns e.
 func (e *Element) Add(children ...*Element) *Element {
+	e.dropShared()
 	for _, c := range children {
 		if c != nil {
 			e.Nodes = append(e.Nodes, Node{El: c})
@@ -106,6 +115,7 @@ func (e *Element) Add(children ...*Element) *Element {
 // AddText appends character data and returns e.
 func (e *Element) AddText(text string) *Element {
 	if text != "" {
+		e.dropShared()
 		e.Nodes = append(e.Nodes, Node{Text: text})
 	}
 	return e
@@ -171,6 +181,7 @@ func (e *Element) RemoveChildren(space, local string) {
 	if first < 0 {
 		return
 	}
+	e.dropShared()
 	out := make([]Node, first, len(e.Nodes)-1)
 	copy(out, e.Nodes[:first])
 	for _, n := range e.Nodes[first+1:] {
@@ -222,11 +233,17 @@ func (e *Element) Copy() *Element {
 // attribute slice, so the routing attributes can be changed safely. Add,
 // AddText and RemoveChildren on the copy do not affect e (its Nodes slice is
 // capped so that appends reallocate), but the shared children themselves
-// must not be modified.
+// must not be modified, in the copy or in e, for as long as either is
+// used: e and its copies also share the serialized form of the children
+// (see shared.go), so a broadcast is serialized once. ShallowCopy is safe
+// to call from several goroutines on an element nobody modifies.
 func (e *Element) ShallowCopy() *Element {
 	c := &Element{Name: e.Name, Nodes: e.Nodes[:len(e.Nodes):len(e.Nodes)]}
 	if len(e.Attr) > 0 {
 		c.Attr = append([]xml.Attr(nil), e.Attr...)
+	}
+	if len(e.Nodes) > 0 {
+		c.body.Store(e.shared())
 	}
 	return c
 }

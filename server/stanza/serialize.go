@@ -2,6 +2,7 @@ package stanza
 
 import (
 	"encoding/xml"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -25,11 +26,32 @@ func Append(buf []byte, e *Element) []byte {
 // jabber:component:accept) written into a stream of another stanza
 // namespace takes the stream's namespace, as RFC 6120 §4.8.3 and XEP-0114
 // routing require.
+//
+// Shallow copies of one element (a broadcast) share the serialized form of
+// their children: only the first two serialize them (see shared.go).
 func AppendIn(buf []byte, e *Element, parentNS string) []byte {
 	if isStanzaNS(e.Name.Space) && isStanzaNS(parentNS) {
-		return appendElement(buf, e, e.Name.Space)
+		parentNS = e.Name.Space
 	}
-	return appendElement(buf, e, parentNS)
+	if n := cachedBodyLen(e); n > 0 {
+		buf = slices.Grow(buf, n+len(e.Name.Local)*2+startTagEstimate(e))
+	}
+	buf, ns := appendStart(buf, e, parentNS)
+	if len(e.Nodes) == 0 {
+		return append(buf, "/>"...)
+	}
+	buf = append(buf, '>')
+	buf = appendBody(buf, e, ns)
+	return appendEnd(buf, e)
+}
+
+// startTagEstimate is roughly how long e's attributes will be written.
+func startTagEstimate(e *Element) int {
+	n := 16 + len(e.Name.Space)
+	for _, a := range e.Attr {
+		n += len(a.Name.Local) + len(a.Value) + 4
+	}
+	return n
 }
 
 func isStanzaNS(ns string) bool {
@@ -37,6 +59,18 @@ func isStanzaNS(ns string) bool {
 }
 
 func appendElement(buf []byte, e *Element, parentNS string) []byte {
+	buf, ns := appendStart(buf, e, parentNS)
+	if len(e.Nodes) == 0 {
+		return append(buf, "/>"...)
+	}
+	buf = append(buf, '>')
+	buf = appendNodes(buf, e.Nodes, ns)
+	return appendEnd(buf, e)
+}
+
+// appendStart writes the start tag of e up to its attributes (without the
+// closing > or />) and returns the namespace its children inherit.
+func appendStart(buf []byte, e *Element, parentNS string) ([]byte, string) {
 	buf = append(buf, '<')
 	buf = append(buf, e.Name.Local...)
 	ns := e.Name.Space
@@ -47,12 +81,10 @@ func appendElement(buf []byte, e *Element, parentNS string) []byte {
 		buf = appendEscaped(buf, e.Name.Space, true)
 		buf = append(buf, '\'')
 	}
-	buf = appendAttrs(buf, e.Attr, false)
-	if len(e.Nodes) == 0 {
-		return append(buf, "/>"...)
-	}
-	buf = append(buf, '>')
-	buf = appendNodes(buf, e.Nodes, ns)
+	return appendAttrs(buf, e.Attr, false), ns
+}
+
+func appendEnd(buf []byte, e *Element) []byte {
 	buf = append(buf, "</"...)
 	buf = append(buf, e.Name.Local...)
 	return append(buf, '>')

@@ -1,14 +1,17 @@
 package websocket
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	"mellium.im/xmpp/stream"
@@ -34,6 +37,9 @@ const closeFrame = "<close xmlns='" + stanza.NSFraming + "'/>"
 type conn struct {
 	m      *Module
 	ws     *websocket.Conn
+	br     *bufio.Reader // ws reads through it (see hijacker)
+	raw    net.Conn      // the connection under ws
+	out    *batchConn    // ws writes through it
 	s      *server.Session
 	remote string
 	secure bool
@@ -61,13 +67,23 @@ const (
 func (m *Module) serve(w http.ResponseWriter, r *http.Request) {
 	remote, secure := m.settings.Proxies.Client(r)
 	params := httpx.Params(r, m.settings.RegionHeader)
-	ws, err := m.upgrader.Upgrade(w, r, nil)
+	release, ok := m.srv.AcquireConn(remote)
+	if !ok {
+		server.RefuseOverLimit(w)
+		return
+	}
+	hj := &hijacker{ResponseWriter: w, pool: &m.batches}
+	ws, err := m.upgrader.Upgrade(hj, r, nil)
 	if err != nil {
+		release()
 		return // the upgrader answered with an HTTP error
 	}
-	c := &conn{m: m, ws: ws, remote: remote, secure: m.secure || secure, params: params}
+	c := &conn{m: m, ws: ws, br: hj.br, raw: hj.raw, out: hj.out, remote: remote, secure: m.secure || secure, params: params}
 	c.s = m.srv.NewSession(c)
-	if c.s == nil {
+	if c.s != nil {
+		c.s.OnClose(release)
+	} else {
+		release()
 		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "shutting down"), time.Now().Add(time.Second))
 		_ = ws.Close()
 		return
@@ -86,6 +102,38 @@ func (m *Module) serve(w http.ResponseWriter, r *http.Request) {
 		c.s.Close(server.CloseShutdown, nil)
 		_ = ws.Close()
 	}
+}
+
+// hijacker gives the upgrader a read buffer of our own on the hijacked
+// connection: with ReadBufferSize 0, gorilla reads through the hijacked
+// bufio.Reader, so the reader goroutine can tell when everything received
+// has been consumed (gorilla does not say) and wait for more outside
+// gorilla's call chain.
+//
+// It also puts a batchConn between gorilla and the connection, for the
+// writer's batches.
+type hijacker struct {
+	http.ResponseWriter
+	pool *sync.Pool
+	br   *bufio.Reader
+	raw  net.Conn
+	out  *batchConn
+}
+
+// Hijack implements http.Hijacker.
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := h.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("websocket: the response cannot be hijacked")
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 {
+		// The upgrader refuses bytes sent before the handshake completed.
+		return nc, brw, err
+	}
+	h.br = bufio.NewReaderSize(nc, readBufferSize)
+	h.raw, h.out = nc, &batchConn{Conn: nc, pool: h.pool}
+	return h.out, bufio.NewReadWriter(h.br, brw.Writer), nil
 }
 
 // run is the reader goroutine.
@@ -134,6 +182,12 @@ func (c *conn) readLoop(ctx context.Context) readEnd {
 		return nil
 	})
 	for {
+		if c.br.Buffered() == 0 {
+			// Idle in a shallow frame, not inside gorilla's frame reader,
+			// so that the goroutine's stack can shrink (see
+			// server.WaitReadable).
+			server.WaitReadable(c.raw)
+		}
 		_ = extend("")
 		typ, r, err := ws.NextReader()
 		if err != nil {
@@ -171,6 +225,16 @@ func (c *conn) readLoop(ctx context.Context) readEnd {
 			c.fail(streamErr(stream.PolicyViolation, "stanza too large"))
 			return endDrain
 		}
+		if !textPayload(buf.Bytes()) {
+			// RFC 6455 §8.1 and Prosody: a text message that is not UTF-8
+			// XML closes with 1007 (SECURITY-CASES #67).
+			if buf.Cap() <= 64<<10 {
+				c.m.bufs.Put(buf)
+			}
+			c.code.Store(websocket.CloseInvalidFramePayloadData)
+			c.fail(streamErr(stream.NotWellFormed, "a message must be one XML element"))
+			return endDrain
+		}
 		el, err := stanza.Parse(buf.Bytes(), c.m.limits)
 		if buf.Cap() <= 64<<10 {
 			c.m.bufs.Put(buf)
@@ -183,6 +247,13 @@ func (c *conn) readLoop(ctx context.Context) readEnd {
 			return endDrain
 		}
 	}
+}
+
+// textPayload reports whether a text message is UTF-8 and starts, after
+// optional whitespace, with '<'.
+func textPayload(b []byte) bool {
+	t := bytes.TrimLeft(b, " \t\r\n")
+	return len(t) > 0 && t[0] == '<' && utf8.Valid(b)
 }
 
 // drain discards what the client still sends until its close frame, an
@@ -280,12 +351,20 @@ func (c *conn) writeLoop() {
 	var batch [][]byte
 	for {
 		frames, final, closed := c.s.Take(batch)
+		c.out.hold()
+		var err error
 		for _, f := range frames {
-			if err := c.write(f); err != nil {
-				c.s.Close(server.CloseIOError, nil)
-				_ = c.ws.Close()
-				return
+			if err = c.write(f); err != nil {
+				break
 			}
+		}
+		if rerr := c.out.release(); err == nil {
+			err = rerr
+		}
+		if err != nil {
+			c.s.Close(server.CloseIOError, nil)
+			_ = c.ws.Close()
+			return
 		}
 		clear(frames)
 		batch = frames[:0]

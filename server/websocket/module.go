@@ -77,6 +77,7 @@ type Module struct {
 	getBody  string // websocket_get_response_body
 	upgrader websocket.Upgrader
 	bufs     sync.Pool // *bytes.Buffer for incoming messages
+	batches  sync.Pool // *[]byte for the writers' batches (batchConn)
 }
 
 // New returns the websocket module.
@@ -122,9 +123,10 @@ func (m *Module) LoadServer(_ context.Context, srv *server.Server) error {
 	m.upgrader = websocket.Upgrader{
 		HandshakeTimeout: m.opts.HandshakeTimeout,
 		// A small read buffer of our own (rather than the HTTP server's
-		// 4 KiB one) and pooled write buffers keep idle sessions small;
-		// larger messages just take more reads.
-		ReadBufferSize:  readBufferSize,
+		// 4 KiB one, handed over by hijacker with ReadBufferSize 0) and
+		// pooled write buffers keep idle sessions small; larger messages
+		// just take more reads.
+		ReadBufferSize:  0,
 		WriteBufferSize: 4096,
 		WriteBufferPool: pool,
 		Subprotocols:    []string{"xmpp"},

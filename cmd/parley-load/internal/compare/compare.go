@@ -58,7 +58,7 @@ type Options struct {
 	Template string
 	// Users is how many password accounts to create per server.
 	Users int
-	// ProfileDir, if set, receives parley CPU profiles (profiling builds).
+	// ProfileDir, if set, receives the CPU profiles of servers with Profile set.
 	ProfileDir string
 	// Tweak adjusts every case's parameters (command-line overrides).
 	Tweak func(*scenario.Params)

@@ -58,8 +58,8 @@ type Server struct {
 	Dir string
 	// C2S and HTTP are the loopback ports.
 	C2S, HTTP int
-	// Profile makes a parley server write a CPU profile per case (only
-	// bench/parleyd has the flag).
+	// Profile makes a parley server write a CPU profile per case
+	// (parley -cpuprofile).
 	Profile bool
 }
 
