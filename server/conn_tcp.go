@@ -120,6 +120,11 @@ func (srv *Server) endTCP(s *Session, err error) {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
 		s.Close(CloseTransportGone, nil)
 	case isTimeout(err):
+		if s.state == stateAwaitHeader {
+			// RFC 6120 §4.9.1.1: the error goes out in a stream, so a
+			// client that never sent its header still gets ours first.
+			s.sendHeader(stanza.Header{})
+		}
 		if s.state != stateBound {
 			s.Close(CloseAuthTimeout, streamErr(connectionTimeout, "authentication took too long"))
 		} else {

@@ -233,7 +233,8 @@ func (s *Session) resume(el *stanza.Element) {
 	s.srv.smRegister(previd, s)
 	s.srv.metrics.closes.WithLabelValues(string(CloseResumed)).Inc()
 	if !wasHibernating {
-		old.queue().close(old.t.StreamElement(streamErrorElement(streamErr(stream.Conflict, "replaced by a resumed session"))), false)
+		final := old.t.StreamElement(streamErrorElement(streamErr(stream.Conflict, "replaced by a resumed session")))
+		old.queue().close(append(final, old.t.Closing()...), false)
 	}
 	for _, f := range onClose {
 		f()

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"errors"
 	"strconv"
 	"testing"
 
@@ -67,10 +68,9 @@ func TestSMResumeWhileOpen(t *testing.T) {
 			break
 		}
 	}
-	// KNOWN GAP (server/sm.go): the old stream is closed right after the
-	// error, without </stream:stream> (RFC 6120 §4.9.1.1 wants both).
-	if _, err := old.R.Next(); err == nil {
-		t.Fatal("the old stream stayed open after the conflict")
+	// RFC 6120 §4.9.1.1: the error, then the end of the stream.
+	if _, err := old.R.Next(); !errors.Is(err, stanza.ErrStreamEnd) {
+		t.Fatalf("after the conflict: %v, want the end of the stream", err)
 	}
 }
 
