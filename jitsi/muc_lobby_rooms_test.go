@@ -371,6 +371,22 @@ func TestLobbyBypass(t *testing.T) {
 	}
 }
 
+// TestLobbyBlankPassword: SECURITY-CASES 131: in a lobby-enabled room
+// without a password, a join carrying an empty <password/> still knocks
+// (registration-required), as jitsi-meet PR #11839 fixed.
+func TestLobbyBlankPassword(t *testing.T) {
+	e := newLobbyEnv(t, "", "")
+	owner, u := e.user("owner"), e.user("mallory")
+	lobbyEnable(t, owner, map[string]string{"muc#roomconfig_roomsecret": ""})
+	x := el(muc.NS, "x").Add(el(muc.NS, "password"))
+	u.Send(el(stanza.NSClient, "presence", "to", lobbyRoom+"/u").Add(x).
+		Add(el("http://jabber.org/protocol/nick", "nick").AddText("Mallory")))
+	p := u.self(lobbyRoom + "/u")
+	if p.Get("type") != "error" || errCond(p) != "registration-required" {
+		t.Fatalf("an empty password passed the lobby: %v", p)
+	}
+}
+
 // TestLobbyApprovedSkipsPassword: JITSI.md §2 P1 Lobby: an approved
 // knocker joins a password-protected room without the password.
 func TestLobbyApprovedSkipsPassword(t *testing.T) {

@@ -20,7 +20,9 @@ func rvError(e *stanza.Element) (typ, cond, text string, by bool) {
 }
 
 // TestMUCResourceValidateJoin: nicks must match ^[a-zA-Z0-9][a-zA-Z0-9_]*$
-// (JITSI.md §2 P1 "resource validation"); health-check rooms are exempt.
+// (JITSI.md §2 P1 "resource validation"; SECURITY-CASES 134: `_x`, `a-b`
+// and, in TestMUCResourceValidateAnonymousStrict, the UUID prefix);
+// health-check rooms are exempt.
 func TestMUCResourceValidateJoin(t *testing.T) {
 	e := newSCEnv(t, "", `    modules_enabled = { "muc_resource_validate" }`)
 	alice := e.user("alice")

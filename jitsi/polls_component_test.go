@@ -16,7 +16,7 @@ func pcMsg(attrs, text string) string {
 }
 
 // TestPollsComponentFlow: sender and voter identities come from the
-// occupant, never from the payload (SECURITY-CASES JSA-2022-0004).
+// occupant, never from the payload (SECURITY-CASES 142, JSA-2022-0004).
 func TestPollsComponentFlow(t *testing.T) {
 	srv := jcStart(t, "")
 	room := "pc1@" + jcConf

@@ -46,7 +46,7 @@ func pollsStart(t *testing.T, node string) (room string, focus, alice, bob *jcCl
 }
 
 // TestPollsFlow: old-polls carries the sender and voters the server saw
-// (occupant nick and presence name; SECURITY-CASES JSA-2022-0004).
+// (occupant nick and presence name; SECURITY-CASES 142, JSA-2022-0004).
 func TestPollsFlow(t *testing.T) {
 	room, _, alice, bob, mk := pollsStart(t, "p1")
 	alice.sendRaw(pollsGC(room, "n1", `{"type":"new-poll","pollId":"q1","question":"Lunch?","answers":["Pizza","Soup"]}`))
