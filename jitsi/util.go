@@ -110,7 +110,7 @@ func (m TenantMapper) prefix() string {
 // [tenant]room@<prefix>.<base>[/res]; anything else comes back unchanged.
 func (m TenantMapper) ToInternal(j string) string {
 	node, domain, res := splitJID(j)
-	if m.Base == "" || node == "" || domain == m.MUCDomain() {
+	if m.Base == "" || node == "" || domain == m.MUCDomain() || strings.HasSuffix(j, "/") {
 		return j
 	}
 	head := m.prefix() + "."
@@ -119,7 +119,8 @@ func (m TenantMapper) ToInternal(j string) string {
 		return j
 	}
 	tenant := domain[len(head) : len(domain)-len(tail)]
-	if strings.Contains(tenant, ".") {
+	if strings.ContainsAny(tenant, ".[]@/") {
+		// Brackets, @ or / in the tenant would make [tenant]room ambiguous.
 		return j
 	}
 	return joinJID("["+tenant+"]"+node, m.MUCDomain(), res)
@@ -129,7 +130,7 @@ func (m TenantMapper) ToInternal(j string) string {
 // room@<prefix>.<tenant>.<base>[/res]; anything else comes back unchanged.
 func (m TenantMapper) ToExternal(j string) string {
 	node, domain, res := splitJID(j)
-	if m.Base == "" || domain != m.MUCDomain() || !strings.HasPrefix(node, "[") {
+	if m.Base == "" || domain != m.MUCDomain() || !strings.HasPrefix(node, "[") || strings.HasSuffix(j, "/") {
 		return j
 	}
 	end := strings.IndexByte(node, ']')

@@ -28,7 +28,7 @@ func TestTenantMapper(t *testing.T) {
 			}
 		})
 	}
-	for _, odd := range []string{"room@conference.a.b.meet.example.com", "[]room@conference.meet.example.com", "[acme]@conference.meet.example.com"} {
+	for _, odd := range []string{"room@conference.a.b.meet.example.com", "0@conference.].meet.example.com", "[]room@conference.meet.example.com", "[acme]@conference.meet.example.com"} {
 		if got := m.ToInternal(odd); got != odd {
 			t.Errorf("ToInternal(%q) = %q, want it unchanged", odd, got)
 		}
