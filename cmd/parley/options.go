@@ -57,6 +57,8 @@ var usedOptions = map[string]bool{
 	"target_address": true, "external_services": true, "external_service_secret": true,
 	"external_service_ttl": true, "turncredentials": true, "turncredentials_secret": true,
 	"turncredentials_ttl": true, "enable_roomsize_token_verification": true,
+	// parley's own
+	"parley_max_connections_per_ip": true, "parley_connection_limit_exempt": true,
 	// accepted for compatibility, meaningless for a foreground Go binary
 	"pidfile": true, "daemonize": true, "run_as_root": true, "plugin_paths": true,
 }
