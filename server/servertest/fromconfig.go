@@ -1,13 +1,8 @@
 package servertest
 
 import (
-	"context"
-	"crypto/tls"
-	"log/slog"
-	"os"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/parley-xmpp/parley/config"
 	"github.com/parley-xmpp/parley/server"
@@ -48,55 +43,5 @@ func StartConfig(t testing.TB, cfg *config.Config, opts ...Option) *Server {
 	for name, v := range loopbackOverrides() {
 		cfg.Global[name] = &config.Option{Name: name, Value: v, Pos: config.Pos{File: "servertest"}}
 	}
-	level := slog.LevelWarn
-	if os.Getenv("PARLEY_TEST_LOG") != "" {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: level}))
-	sopts := []server.Option{server.WithLogger(log), server.WithStore(storage.NewMemoryStore())}
-	var clientTLS *tls.Config
-	if st.tls {
-		var names []string
-		for _, h := range cfg.Hosts {
-			names = append(names, h.Name)
-		}
-		serverTLS, ct, err := SelfSigned(names...)
-		if err != nil {
-			t.Fatalf("servertest: certificate: %v", err)
-		}
-		clientTLS = ct
-		sopts = append(sopts, server.WithTLSConfig(serverTLS))
-	}
-	sopts = append(sopts, st.serverOpts...)
-	srv, err := server.New(cfg, sopts...)
-	if err != nil {
-		t.Fatalf("servertest: new: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Start(ctx); err != nil {
-		t.Fatalf("servertest: start: %v", err)
-	}
-	s := &Server{Server: srv, ClientTLS: clientTLS, t: t,
-		C2SAddr:       srv.Addr(server.ListenC2S),
-		DirectTLSAddr: srv.Addr(server.ListenC2SDirectTLS),
-		ComponentAddr: srv.Addr(server.ListenComponent),
-	}
-	if a := srv.Addr(server.ListenHTTP); a != "" {
-		s.HTTPURL = "http://" + a
-	}
-	if a := srv.Addr(server.ListenHTTPS); a != "" {
-		s.HTTPSURL = "https://" + a
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("servertest: shutdown: %v", err)
-		}
-		if !st.noLeak {
-			checkLeaks(t, before)
-		}
-	})
-	return s
+	return start(t, cfg, st, before, server.WithStore(storage.NewMemoryStore()))
 }

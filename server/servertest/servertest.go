@@ -84,6 +84,13 @@ func Start(t testing.TB, cfgText string, opts ...Option) *Server {
 	if err != nil {
 		t.Fatalf("servertest: config: %v", err)
 	}
+	return start(t, cfg, st, before)
+}
+
+// start builds and starts a server from a parsed config: the part Start
+// and StartConfig share. base options come before the test's own.
+func start(t testing.TB, cfg *config.Config, st settings, before int, base ...server.Option) *Server {
+	t.Helper()
 	level := slog.LevelWarn
 	if _, bench := t.(*testing.B); bench {
 		level = slog.LevelError // benchmark output is always shown
@@ -92,7 +99,7 @@ func Start(t testing.TB, cfgText string, opts ...Option) *Server {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: level}))
-	sopts := []server.Option{server.WithLogger(log)}
+	sopts := append([]server.Option{server.WithLogger(log)}, base...)
 	var clientTLS *tls.Config
 	if st.tls {
 		var names []string
