@@ -42,21 +42,11 @@ var permDefaults = []string{
 // the host's "stanzas/out" filter at priority -2, after the domain mapper.
 // One instance serves every MUC it is loaded on.
 func JitsiPermissions() muc.LoadFunc {
-	var mu sync.Mutex
-	loaded := map[*muc.Service]bool{}
+	var once loadOnce[*muc.Service]
 	return func(s *muc.Service) error {
-		mu.Lock()
-		first := !loaded[s]
-		loaded[s] = true
-		mu.Unlock()
-		if !first {
+		if !once.first(s, s) {
 			return nil
 		}
-		s.OnStop(func() {
-			mu.Lock()
-			delete(loaded, s)
-			mu.Unlock()
-		})
 		m := NewTenantMapper(s.Server().Config(), s.ConfigSection())
 		if m.Base == "" || m.prefix()+"."+m.Base != s.Domain() {
 			return nil
@@ -204,7 +194,7 @@ func (p *permissions) filter(_ context.Context, ev *server.OutStanzaEvent) error
 		return nil
 	}
 	x := el.Child(muc.NSUser, "x")
-	if x == nil || !permHasStatus(x, "110") {
+	if x == nil || !muc.HasStatus(x, "110") {
 		return nil
 	}
 	roomJID, _, _ := strings.Cut(p.mapper.ToInternal(from), "/")
@@ -240,15 +230,6 @@ func (p *permissions) filter(_ context.Context, ev *server.OutStanzaEvent) error
 	}
 	ev.Stanza = el.ShallowCopy().Add(perms)
 	return nil
-}
-
-func permHasStatus(x *stanza.Element, code string) bool {
-	for _, c := range x.Elements() {
-		if c.Name.Local == "status" && c.Get("code") == code {
-			return true
-		}
-	}
-	return false
 }
 
 func permIsModerator(x *stanza.Element) bool {

@@ -711,7 +711,7 @@ func (l *lobbyInst) filterOut(ctx context.Context, ev *server.OutStanzaEvent) er
 	switch el.Name.Local {
 	case "presence":
 		x := el.Child(muc.NSUser, "x")
-		if x == nil || lobbyHasStatus(x, "110") || el.Get("type") == "unavailable" || !open {
+		if x == nil || muc.HasStatus(x, "110") || el.Get("type") == "unavailable" || !open {
 			return nil
 		}
 		itemJID := ""
@@ -753,11 +753,4 @@ func (l *lobbyInst) filterOut(ctx context.Context, ev *server.OutStanzaEvent) er
 		return nil
 	}
 	return hook.ErrStop
-}
-
-// lobbyHasStatus reports whether a muc#user <x/> carries a status code.
-func lobbyHasStatus(x *stanza.Element, code string) bool {
-	return slices.ContainsFunc(x.Elements(), func(c *stanza.Element) bool {
-		return c.Name.Local == "status" && c.Get("code") == code
-	})
 }

@@ -284,7 +284,7 @@ func (c *RoomMetadataComponent) filterOut(ctx context.Context, ev *server.OutSta
 	if p.Name.Local != "presence" || p.Get("type") == "unavailable" || p.Get("to") == "" {
 		return nil
 	}
-	if x := p.Child(muc.NSUser, "x"); x == nil || !rmetaSelfStatus(x) {
+	if x := p.Child(muc.NSUser, "x"); x == nil || !muc.HasStatus(x, "110") {
 		return nil
 	}
 	to, err := jid.Parse(p.Get("to"))
@@ -351,13 +351,4 @@ func (c *RoomMetadataComponent) message(r *muc.Room, st *rmetaState, o *muc.Occu
 	}
 	m.Child(NSJitMeet, "json-message").Set("room", c.mapper.ToExternal(r.JID()))
 	return m
-}
-
-func rmetaSelfStatus(x *stanza.Element) bool {
-	for _, s := range x.Elements() {
-		if s.Name.Local == "status" && s.Get("code") == "110" {
-			return true
-		}
-	}
-	return false
 }

@@ -205,7 +205,7 @@ type PresenceEvent struct {
 }
 
 // HasStatus reports whether the broadcast carries status code.
-func (e *PresenceEvent) HasStatus(code string) bool { return hasStatus(e.X, code) }
+func (e *PresenceEvent) HasStatus(code string) bool { return HasStatus(e.X, code) }
 
 // ConfigFormEvent is the payload of ConfigForm.
 type ConfigFormEvent struct {
@@ -257,8 +257,9 @@ type GroupchatEvent struct {
 	Occupant *Occupant
 }
 
-// hasStatus reports whether a muc#user x has <status code=code/>.
-func hasStatus(x *stanza.Element, code string) bool {
+// HasStatus reports whether a muc#user <x/> (nil allowed) has
+// <status code=code/>.
+func HasStatus(x *stanza.Element, code string) bool {
 	if x == nil {
 		return false
 	}
