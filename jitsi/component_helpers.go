@@ -76,15 +76,10 @@ func (c *jcomp) sessionRoom(s *server.Session, mucDomain string) (string, bool) 
 		return "", false
 	}
 	p := s.Params()
-	name := p[ParamRoom]
-	if name == "" {
+	if p[ParamRoom] == "" {
 		return "", false
 	}
-	prefix := p[ParamPrefix]
-	if prefix != "" && prefix != c.base {
-		name = "[" + prefix + "]" + name
-	}
-	return name + "@" + mucDomain, true
+	return RoomJIDFromQuery(p[ParamRoom], p[ParamPrefix], c.base, mucDomain), true
 }
 
 // sendJSON queues a json-message from the component to one real JID.

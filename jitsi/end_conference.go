@@ -93,17 +93,6 @@ func (c *EndConference) Deliver(ctx context.Context, el *stanza.Element) {
 	}
 }
 
-// EndConferenceRoom returns the room JID Jitsi's
-// get_room_by_name_and_subdomain builds from a session's room and prefix
-// parameters with mapper's domains.
-func EndConferenceRoom(mapper TenantMapper, room, prefix string) string {
-	node := room
-	if prefix != "" && prefix != mapper.Base {
-		node = "[" + prefix + "]" + room
-	}
-	return node + "@" + mapper.MUCDomain()
-}
-
 func (c *EndConference) onMessage(ctx context.Context, el *stanza.Element) {
 	from := el.Get("from")
 	sess := c.srv.Router().Session(from)
@@ -119,7 +108,7 @@ func (c *EndConference) onMessage(ctx context.Context, el *stanza.Element) {
 		return
 	}
 	prefix := params[ParamPrefix]
-	roomJID := EndConferenceRoom(c.mapper, room, prefix)
+	roomJID := RoomJIDFromQuery(room, prefix, c.mapper.Base, c.mapper.MUCDomain())
 	j, err := jid.Parse(roomJID)
 	svc := ServerMUCLookup(c.srv, c.mapper.MUCDomain())
 	if err != nil || svc == nil {

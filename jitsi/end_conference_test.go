@@ -125,20 +125,3 @@ func TestEndConference(t *testing.T) {
 		})
 	}
 }
-
-// TestEndConferenceRoom checks Jitsi's get_room_by_name_and_subdomain.
-func TestEndConferenceRoom(t *testing.T) {
-	m := jitsi.TenantMapper{Base: "meet.example.com"}
-	cases := []struct{ name, room, prefix, want string }{
-		{"no prefix", "r", "", "r@conference.meet.example.com"},
-		{"tenant", "r", "acme", "[acme]r@conference.meet.example.com"},
-		{"prefix is the base", "r", "meet.example.com", "r@conference.meet.example.com"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := jitsi.EndConferenceRoom(m, tc.room, tc.prefix); got != tc.want {
-				t.Fatalf("got %q, want %q", got, tc.want)
-			}
-		})
-	}
-}

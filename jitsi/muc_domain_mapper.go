@@ -32,22 +32,12 @@ const dmRoomlessMax = 4096
 // room-less IQ is mapped back only for the client that asked (Jitsi keys
 // them by stanza id alone, without a bound).
 func MUCDomainMapper() muc.LoadFunc {
-	var mu sync.Mutex
-	loaded := map[*server.Server]bool{}
+	var once loadOnce[*server.Server]
 	return func(s *muc.Service) error {
 		srv := s.Server()
-		mu.Lock()
-		first := !loaded[srv]
-		loaded[srv] = true
-		mu.Unlock()
-		if !first {
+		if !once.first(srv, s) {
 			return nil
 		}
-		s.OnStop(func() {
-			mu.Lock()
-			delete(loaded, srv)
-			mu.Unlock()
-		})
 		m := NewTenantMapper(srv.Config(), s.ConfigSection())
 		if m.Base == "" {
 			s.Logger().Warn("no muc_mapper_domain_base option set, module inactive", "module", MUCDomainMapperName)

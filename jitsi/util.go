@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/parley-xmpp/parley/config"
 	"github.com/parley-xmpp/parley/muc"
@@ -48,6 +49,45 @@ func JSONPayload(el *stanza.Element) (string, bool) {
 		return "", false
 	}
 	return j.Text(), true
+}
+
+// RoomJIDFromQuery is Jitsi's get_room_by_name_and_subdomain for the room
+// and prefix parameters of a web session (jitsi_web_query_room and
+// jitsi_web_query_prefix): room@mucDomain, or [prefix]room@mucDomain when
+// the prefix names a tenant rather than the base domain.
+func RoomJIDFromQuery(room, prefix, base, mucDomain string) string {
+	if prefix != "" && prefix != base {
+		room = "[" + prefix + "]" + room
+	}
+	return room + "@" + mucDomain
+}
+
+// loadOnce lets a MUC module that may be named more than once (on several
+// MUCs, or through another module that depends on it) set itself up once
+// per key: the server for server-wide modules, the service otherwise.
+type loadOnce[K comparable] struct {
+	mu   sync.Mutex
+	done map[K]bool
+}
+
+// first reports whether k is seen for the first time; the key is
+// forgotten when s stops.
+func (l *loadOnce[K]) first(k K, s *muc.Service) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.done[k] {
+		return false
+	}
+	if l.done == nil {
+		l.done = map[K]bool{}
+	}
+	l.done[k] = true
+	s.OnStop(func() {
+		l.mu.Lock()
+		delete(l.done, k)
+		l.mu.Unlock()
+	})
+	return true
 }
 
 // WhenMUC calls f with the MUC service at domain once it exists (Prosody's

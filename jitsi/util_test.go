@@ -64,3 +64,19 @@ func FuzzTenantMapper(f *testing.F) {
 		}
 	})
 }
+
+// TestRoomJIDFromQuery checks Jitsi's get_room_by_name_and_subdomain.
+func TestRoomJIDFromQuery(t *testing.T) {
+	cases := []struct{ name, room, prefix, want string }{
+		{"no prefix", "r", "", "r@conference.meet.example.com"},
+		{"tenant", "r", "acme", "[acme]r@conference.meet.example.com"},
+		{"prefix is the base", "r", "meet.example.com", "r@conference.meet.example.com"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := RoomJIDFromQuery(tc.room, tc.prefix, "meet.example.com", "conference.meet.example.com"); got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
