@@ -5,26 +5,11 @@ package bosh_test
 import (
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/parley-xmpp/parley/bosh"
 	"github.com/parley-xmpp/parley/server/httpx/transporttest"
 	"github.com/parley-xmpp/parley/server/servertest"
 )
-
-// eventually polls cond until it holds or servertest.Wait passes.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(servertest.Wait)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
-}
 
 const connLimitGlobal = "parley_max_connections_per_ip = 2\nparley_connection_limit_exempt = {}\n"
 
@@ -59,7 +44,7 @@ func TestConnLimitBOSH(t *testing.T) {
 	if body := a.sendAttrs(" type='terminate'", ""); body.Get("type") != "terminate" {
 		t.Fatalf("terminate answered %s", body)
 	}
-	eventually(t, "the terminated session's slot", func() bool {
+	servertest.Eventually(t, "the terminated session's slot", func() bool {
 		status, _, _ := from("203.0.113.7").postRaw(createBody("200"))
 		return status == http.StatusOK
 	})
@@ -105,7 +90,7 @@ func TestConnLimitWebSocket(t *testing.T) {
 	transporttest.DialWS(t, url, hdr("203.0.113.8")).Open("anon.example")
 
 	_ = a.Conn.Close()
-	eventually(t, "the closed WebSocket's slot", func() bool {
+	servertest.Eventually(t, "the closed WebSocket's slot", func() bool {
 		c, _, err := transporttest.TryDialWS(t, url, hdr("203.0.113.7"), "xmpp")
 		if err != nil {
 			return false

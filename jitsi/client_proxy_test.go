@@ -269,7 +269,7 @@ func TestClientProxyPicksOnlineResources(t *testing.T) {
 	}
 	paGone := func(want int) {
 		t.Helper()
-		paEventually(t, func() bool { return len(s.Router().Sessions("focus@auth.meet.test")) == want })
+		servertest.Eventually(t, "the condition", func() bool { return len(s.Router().Sessions("focus@auth.meet.test")) == want })
 	}
 	_ = a.Conn.Close()
 	paGone(1)
@@ -281,20 +281,6 @@ func TestClientProxyPicksOnlineResources(t *testing.T) {
 	resp := alice.Request(paConference("none"))
 	if _, cond := paErrCond(resp); cond != "service-unavailable" {
 		t.Fatalf("with jicofo gone: %s", resp)
-	}
-}
-
-// paEventually polls cond until it holds or servertest.Wait passes.
-func paEventually(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(servertest.Wait)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in time")
-		}
-		<-tick.C
 	}
 }
 

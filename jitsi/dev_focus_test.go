@@ -261,7 +261,7 @@ func TestDevFocusConferenceFlow(t *testing.T) {
 	})
 	// The room ends with its last participant; a new request brings the
 	// focus back into a fresh room.
-	dfEventually(t, func() bool { return !dfRoomListed(t, bob, dfRoom) })
+	servertest.Eventually(t, "the condition", func() bool { return !dfRoomListed(t, bob, dfRoom) })
 	if res := bob.conference(dfRoom); res.Get("type") != "result" {
 		t.Fatalf("conference request after the end: %s", res)
 	}
@@ -287,20 +287,6 @@ func dfRoomListed(t *testing.T, u *dfUser, room string) bool {
 		}
 	}
 	return false
-}
-
-func dfEventually(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.After(servertest.Wait)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline:
-			t.Fatal("condition not met in time")
-		case <-tick.C:
-		}
-	}
 }
 
 // TestDevFocusRefusals covers requests the focus refuses.
@@ -390,7 +376,7 @@ func TestDevFocusIdleRoom(t *testing.T) {
 	if !dfRoomListed(t, u, dfRoom) {
 		t.Fatal("the focus is not in the room it was asked for")
 	}
-	dfEventually(t, func() bool { return !dfRoomListed(t, u, dfRoom) })
+	servertest.Eventually(t, "the condition", func() bool { return !dfRoomListed(t, u, dfRoom) })
 }
 
 // TestDevFocusBrewery: the focus sits in the JVB brewery like Jicofo.
@@ -398,7 +384,7 @@ func TestDevFocusBrewery(t *testing.T) {
 	s := dfStart(t, "", jitsi.DevFocusOptions{})
 	jvb := dfLogin(t, s, "auth.localhost", "jvb", "pw-jvb")
 	const brewery = "jvbbrewery@internal.auth.localhost"
-	dfEventually(t, func() bool { return dfRoomListed(t, jvb, brewery) })
+	servertest.Eventually(t, "the condition", func() bool { return dfRoomListed(t, jvb, brewery) })
 	p := stanza.New(stanza.NSClient, "presence").Set("to", brewery+"/jvb1")
 	p.Add(stanza.New(muc.NS, "x"))
 	jvb.send(p)

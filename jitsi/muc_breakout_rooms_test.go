@@ -564,25 +564,10 @@ func TestBreakoutRoomsKeepAndClose(t *testing.T) {
 	}
 	alice.leave(bj+"/alice", "")
 	// The close delay is short: wait for the main room to go.
-	boEventually(t, func() bool { return !slices.Contains(mainSvc.Rooms(), boMain) })
+	servertest.Eventually(t, "the condition", func() bool { return !slices.Contains(mainSvc.Rooms(), boMain) })
 	focus.NextMatch(func(el *stanza.Element) bool {
 		return el.Name.Local == "presence" && el.Get("type") == "unavailable" && el.Get("from") == bj+"/focus"
 	})
-}
-
-// boEventually polls cond until it holds, failing after servertest.Wait.
-func boEventually(t *testing.T, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(servertest.Wait)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatal("condition not met in time")
-		}
-	}
 }
 
 // TestBreakoutRoomsTenant: with a prefix (tenant) parameter the main room

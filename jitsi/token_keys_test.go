@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/auth/jwt"
+	"github.com/parley-xmpp/parley/server/servertest"
 )
 
 // tryLogin runs SASL with token over tr and reports whether it succeeded,
@@ -128,7 +129,7 @@ func TestTokenKeyFetchCoalesced(t *testing.T) {
 	for _, c := range conns {
 		c.Send(`<auth xmlns='` + tkNSSASL + `' mechanism='ANONYMOUS'/>`)
 	}
-	eventually(t, func() bool {
+	servertest.Eventually(t, "the condition", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return hits >= 1
@@ -143,20 +144,6 @@ func TestTokenKeyFetchCoalesced(t *testing.T) {
 	defer mu.Unlock()
 	if hits != 1 {
 		t.Fatalf("key server hit %d times for one kid", hits)
-	}
-}
-
-// eventually polls cond until it holds or the wait runs out.
-func eventually(t testing.TB, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in time")
-		}
-		<-tick.C
 	}
 }
 

@@ -10,21 +10,6 @@ import (
 	"github.com/parley-xmpp/parley/server/servertest"
 )
 
-// eventually polls cond until it holds or servertest.Wait passes; the
-// server releases a connection's slot on its own goroutine.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(servertest.Wait)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
-}
-
 const connLimitConfig = `
 parley_max_connections_per_ip = 2
 parley_connection_limit_exempt = {}
@@ -48,7 +33,7 @@ func TestConnLimitTCP(t *testing.T) {
 	c.ExpectStreamError("policy-violation")
 
 	a.Conn.Close()
-	eventually(t, "a slot to be free again", func() bool {
+	servertest.Eventually(t, "a slot to be free again", func() bool {
 		d := servertest.DialRaw(t, srv.C2SAddr)
 		defer d.Conn.Close()
 		d.Write(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.com' version='1.0'>`)

@@ -182,3 +182,22 @@ func ElementFrom(r xml.TokenReader, start xml.StartElement) (*stanza.Element, er
 		}
 	}
 }
+
+// Eventually polls cond every few milliseconds until it holds, and fails
+// the test when Wait passes first. It is for state the server changes on
+// its own goroutines (a released connection slot, a fetched key) where no
+// event reaches the test.
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(Wait)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline.C:
+			t.Fatalf("timed out waiting for %s", what)
+		case <-tick.C:
+		}
+	}
+}
