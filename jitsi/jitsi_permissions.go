@@ -189,10 +189,8 @@ func (p *permissions) filter(_ context.Context, ev *server.OutStanzaEvent) error
 	if el.Name.Local != "presence" || to == "" || el.Get("type") == "unavailable" || strings.HasSuffix(from, "/focus") {
 		return nil
 	}
-	bareTo, _, _ := strings.Cut(to, "/")
-	if p.svc.IsAdmin(bareTo) {
-		return nil
-	}
+	// Cheap tests first: this runs for every stanza to every client, and
+	// only self-presences from this MUC concern it.
 	x := el.Child(muc.NSUser, "x")
 	if x == nil || !muc.HasStatus(x, "110") {
 		return nil
@@ -200,6 +198,10 @@ func (p *permissions) filter(_ context.Context, ev *server.OutStanzaEvent) error
 	roomJID, _, _ := strings.Cut(p.mapper.ToInternal(from), "/")
 	node, domain, _ := splitJID(roomJID)
 	if domain != p.svc.Domain() || IsHealthCheckRoom(node) {
+		return nil
+	}
+	bareTo, _, _ := strings.Cut(to, "/")
+	if p.svc.IsAdmin(bareTo) {
 		return nil
 	}
 
