@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -25,6 +26,57 @@ func runCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stder
 	var out, errb bytes.Buffer
 	code = runWith(context.Background(), filepath.Join(t.TempDir(), "absent.cfg.lua"), args, strings.NewReader(stdin), &out, &errb, noEnv)
 	return code, out.String(), errb.String()
+}
+
+// freePorts answers the PARLEY_*_PORT variables of the built-in configs
+// with 0 and looks everything else up in extra.
+func freePorts(extra map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		if strings.HasPrefix(k, "PARLEY_") && strings.HasSuffix(k, "_PORT") {
+			return "0", true
+		}
+		v, ok := extra[k]
+		return v, ok
+	}
+}
+
+// serving runs parley in-process with args and env (no config file) until
+// the test ends, failing the test unless it then exits with 0. It returns
+// the loopback address of each listener kind in want, from the lines
+// serve() prints.
+func serving(t *testing.T, args []string, env func(string) (string, bool), want ...string) map[string]string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		code := runWith(ctx, filepath.Join(t.TempDir(), "absent.cfg.lua"), args, strings.NewReader(""), pw, t.Output(), env)
+		_ = pw.Close()
+		done <- code
+	}()
+	addrs := map[string]string{}
+	sc := bufio.NewScanner(pr)
+	for len(addrs) < len(want) && sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 || !slices.Contains(want, f[0]) {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(f[1]); err == nil {
+			addrs[f[0]] = net.JoinHostPort("127.0.0.1", port)
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if len(addrs) < len(want) {
+		cancel()
+		t.Fatalf("parley %v printed the addresses %v, want %v (exit %d)", args, addrs, want, <-done)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("parley %v exited with %d", args, code)
+		}
+	})
+	return addrs
 }
 
 func writeConfig(t *testing.T, text string) string {
@@ -113,31 +165,7 @@ func TestAccountCommands(t *testing.T) {
 // TestDevServes: `parley dev` serves the development layout with the dev
 // focus and the conference MUC.
 func TestDevServes(t *testing.T) {
-	env := func(k string) (string, bool) {
-		if strings.HasPrefix(k, "PARLEY_") && strings.HasSuffix(k, "_PORT") {
-			return "0", true
-		}
-		return "", false
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	go func() {
-		done <- runWith(ctx, filepath.Join(t.TempDir(), "absent"), []string{"dev"}, strings.NewReader(""), pw, io.Discard, env)
-		pw.Close()
-	}()
-	sc := bufio.NewScanner(pr)
-	var c2s string
-	for c2s == "" && sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == "c2s" {
-			c2s = f[1]
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	if c2s == "" {
-		cancel()
-		t.Fatalf("parley dev printed no c2s address (exit %d)", <-done)
-	}
+	c2s := serving(t, []string{"dev"}, freePorts(nil), "c2s")["c2s"]
 	srv := &servertest.Server{C2SAddr: c2s}
 	c := srv.Connect(t, "localhost", "", servertest.ClientOptions{Mechanisms: []sasl.Mechanism{sasl.Anonymous}})
 	items := c.Request(stanza.New(stanza.NSClient, "iq").Set("type", "get").Set("to", "localhost").
@@ -151,44 +179,13 @@ func TestDevServes(t *testing.T) {
 			t.Fatalf("disco#items %v lacks %s", got, want)
 		}
 	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("parley dev exited with %d", code)
-	}
 }
 
 // TestDefaultConfigServes: with no config anywhere, parley serves the
 // built-in localhost layout; an anonymous client logs in.
 func TestDefaultConfigServes(t *testing.T) {
-	env := func(k string) (string, bool) {
-		if strings.HasPrefix(k, "PARLEY_") && strings.HasSuffix(k, "_PORT") {
-			return "0", true
-		}
-		return "", false
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	go func() {
-		done <- runWith(ctx, filepath.Join(t.TempDir(), "absent"), nil, strings.NewReader(""), pw, io.Discard, env)
-		pw.Close()
-	}()
-	sc := bufio.NewScanner(pr)
-	var c2s, httpAddr string
-	for (c2s == "" || httpAddr == "") && sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 2 && f[0] == "c2s" {
-			c2s = f[1]
-		}
-		if len(f) == 2 && f[0] == "http" {
-			httpAddr = f[1]
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	if c2s == "" {
-		cancel()
-		t.Fatalf("parley printed no c2s address (exit %d)", <-done)
-	}
+	addrs := serving(t, nil, freePorts(nil), "c2s", "http")
+	c2s, httpAddr := addrs["c2s"], addrs["http"]
 	srv := &servertest.Server{C2SAddr: c2s}
 	c := srv.Connect(t, "localhost", "", servertest.ClientOptions{Mechanisms: []sasl.Mechanism{sasl.Anonymous}})
 	if c.JID.Domainpart() != "localhost" {
@@ -204,9 +201,5 @@ func TestDefaultConfigServes(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET %s: %s", path, resp.Status)
 		}
-	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("parley exited with %d after the signal", code)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net/http"
@@ -21,41 +20,7 @@ import (
 // and the test fails unless it exits with 0.
 func startDev(t *testing.T, extra map[string]string) string {
 	t.Helper()
-	env := func(k string) (string, bool) {
-		if strings.HasPrefix(k, "PARLEY_") && strings.HasSuffix(k, "_PORT") {
-			return "0", true
-		}
-		v, ok := extra[k]
-		return v, ok
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	var stderr strings.Builder
-	done := make(chan int, 1)
-	go func() {
-		done <- runWith(ctx, filepath.Join(t.TempDir(), "absent"), []string{"dev"}, strings.NewReader(""), pw, &stderr, env)
-		pw.Close()
-	}()
-	sc := bufio.NewScanner(pr)
-	var addr string
-	for addr == "" && sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == server.ListenHTTP {
-			addr = f[1]
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	if addr == "" {
-		cancel()
-		code := <-done
-		t.Fatalf("parley dev printed no http address (exit %d): %s", code, stderr.String())
-	}
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("parley dev exited with %d", code)
-		}
-	})
-	return "http://" + addr
+	return "http://" + serving(t, []string{"dev"}, freePorts(extra), server.ListenHTTP)[server.ListenHTTP]
 }
 
 type fetched struct {

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -33,42 +31,8 @@ func dockerJoinEnv(dir string, kv ...string) map[string]string {
 // address and the HTTP base URL it printed.
 func serveCLI(t *testing.T, env map[string]string) (c2s, httpURL string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	go func() {
-		code := runWith(ctx, filepath.Join(t.TempDir(), "absent.cfg.lua"), nil, strings.NewReader(""), pw, t.Output(), envOf(env))
-		_ = pw.Close()
-		done <- code
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("parley exited with %d", code)
-		}
-	})
-	sc := bufio.NewScanner(pr)
-	for (c2s == "" || httpURL == "") && sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 2 {
-			continue
-		}
-		_, port, err := net.SplitHostPort(f[1])
-		if err != nil {
-			continue
-		}
-		switch f[0] {
-		case "c2s":
-			c2s = net.JoinHostPort("127.0.0.1", port)
-		case "http":
-			httpURL = "http://" + net.JoinHostPort("127.0.0.1", port)
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	if c2s == "" || httpURL == "" {
-		t.Fatalf("parley did not print its c2s and http addresses (c2s %q, http %q, scan %v)", c2s, httpURL, sc.Err())
-	}
-	return c2s, httpURL
+	addrs := serving(t, nil, envOf(env), "c2s", "http")
+	return addrs["c2s"], "http://" + addrs["http"]
 }
 
 func mintRoomToken(room string) (string, error) {
