@@ -100,6 +100,9 @@ func (m *Module) post(w http.ResponseWriter, r *http.Request) {
 		// #56). A new address is fine: sessions are not bound to one.
 		panic(http.ErrAbortHandler)
 	}
+	// Over its byte rates, the client's request waits before it is
+	// handled (mod_limits semantics: paused, not dropped).
+	_ = b.s.ThrottleIn(ctx, len(data))
 	wt, body := b.receive(ctx, rq)
 	if body == nil {
 		body = b.await(ctx, wt)

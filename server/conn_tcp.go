@@ -18,27 +18,17 @@ type tcpTransport struct {
 	secure bool
 	canTLS bool
 	rd     *stanza.Reader // owned by the reader goroutine
-	thr    *throttle      // nil without mod_limits
 }
 
 // newReader starts reading from the transport's connection, through the
-// throttle if there is one.
-func (t *tcpTransport) newReader(ctx context.Context, lim stanza.Limits) {
-	var src io.Reader = t.conn
-	if t.thr != nil {
-		src = &throttledReader{ctx: ctx, r: t.conn, t: t.thr}
-	}
-	t.rd = stanza.NewReader(src, lim)
+// session's rate buckets.
+func (t *tcpTransport) newReader(ctx context.Context, s *Session, lim stanza.Limits) {
+	t.rd = stanza.NewReader(&throttledReader{ctx: ctx, r: t.conn, s: s}, lim)
 }
 
-// unlimit lifts the rate limit and raises the stanza size limit, for
-// unlimited_jids. It runs on the reader goroutine (during SASL).
-func (t *tcpTransport) unlimit(maxStanza int) {
-	if t.thr != nil {
-		t.thr.off.Store(true)
-	}
-	t.rd.SetMaxStanza(maxStanza)
-}
+// unlimit raises the stanza size limit, for unlimited_jids. It runs on
+// the reader goroutine (during SASL).
+func (t *tcpTransport) unlimit(maxStanza int) { t.rd.SetMaxStanza(maxStanza) }
 
 func (t *tcpTransport) Kind() string { return "c2s" }
 
@@ -82,7 +72,7 @@ func (srv *Server) serveTCP(conn net.Conn, directTLS bool) {
 	}
 	ctx, cancel := context.WithCancel(srv.ctx)
 	defer cancel()
-	t.newReader(ctx, srv.limits)
+	t.newReader(ctx, s, srv.limits)
 	srv.endTCP(s, srv.readLoop(ctx, s, t, &writerDone))
 	<-writerDone
 }
@@ -106,9 +96,6 @@ func (srv *Server) openTCP(conn net.Conn, directTLS bool) (*Session, *tcpTranspo
 	}
 	writerDone := srv.startWriter(s, t)
 	_ = t.conn.SetReadDeadline(time.Now().Add(srv.opts.authTimeout))
-	if rl := srv.c2sRate(); rl != nil {
-		t.thr = newThrottle(*rl, srv.opts.clock)
-	}
 	return s, t, writerDone
 }
 
@@ -195,7 +182,7 @@ func (srv *Server) readOne(ctx context.Context, s *Session, t *tcpTransport, wri
 		t.conn, t.secure = tc, true
 		s.qp.Store(newOutQueue(srv.opts.queueFrames, srv.opts.queueBytes))
 		*writerDone = srv.startWriter(s, t)
-		t.newReader(ctx, srv.limits)
+		t.newReader(ctx, s, srv.limits)
 		s.state = stateAwaitHeader
 	}
 	if s.state == stateBound {

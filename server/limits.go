@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/parley-xmpp/parley/config"
@@ -82,6 +81,11 @@ func (srv *Server) readLimits() error {
 		return err
 	}
 	srv.hot.conns.apply(cl)
+	in, err := readInRates(srv.cfg, cl.exempt)
+	if err != nil {
+		return err
+	}
+	srv.inRates.Store(in)
 	srv.unlimited = map[string]bool{}
 	srv.unlimitedSize = defaultUnlimitedSize
 	for _, hc := range srv.cfg.Hosts {
@@ -140,8 +144,8 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// unlimiter is implemented by transports whose rate and size limits can be
-// lifted for a trusted account (limits_exception).
+// unlimiter is implemented by transports whose size limit can be lifted
+// for a trusted account (limits_exception).
 type unlimiter interface {
 	unlimit(maxStanza int)
 }
@@ -151,7 +155,6 @@ type unlimiter interface {
 type throttle struct {
 	rl  rateLimit
 	now func() time.Time
-	off atomic.Bool
 
 	mu     sync.Mutex
 	tokens float64
@@ -160,26 +163,6 @@ type throttle struct {
 
 func newThrottle(rl rateLimit, now func() time.Time) *throttle {
 	return &throttle{rl: rl, now: now, tokens: rl.burst, last: now()}
-}
-
-// take spends n bytes and, when the bucket is empty, waits until it has
-// refilled or ctx ends.
-func (t *throttle) take(ctx context.Context, n int) error {
-	if t.off.Load() {
-		return nil
-	}
-	wait := t.reserve(n)
-	if wait <= 0 {
-		return nil
-	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // reserve spends n bytes and returns how long the reader must pause before
@@ -197,17 +180,18 @@ func (t *throttle) reserve(n int) time.Duration {
 	return time.Duration(-t.tokens / t.rl.rate * float64(time.Second))
 }
 
-// throttledReader pauses reading while its throttle is over the rate.
+// throttledReader spends what it reads in its session's rate buckets,
+// pausing while one is empty.
 type throttledReader struct {
 	ctx context.Context
 	r   io.Reader
-	t   *throttle
+	s   *Session
 }
 
 func (r *throttledReader) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
 	if n > 0 {
-		if werr := r.t.take(r.ctx, n); werr != nil && err == nil {
+		if werr := r.s.ThrottleIn(r.ctx, n); werr != nil && err == nil {
 			err = werr
 		}
 	}

@@ -22,6 +22,8 @@ type metrics struct {
 	stanzasIn, stanzasOut [3]prometheus.Counter
 	// hookSeconds is the time hook chains with handlers take, by event.
 	hookSeconds *prometheus.HistogramVec
+	// throttled counts the reads a rate limit paused.
+	throttled prometheus.Counter
 }
 
 // stanzaKinds are the label values of stanzasIn and stanzasOut.
@@ -103,6 +105,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Help:    "Time taken by the handlers of a hook chain, by Prosody event name.",
 		Buckets: []float64{1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1},
 	}, []string{"hook"})
-	reg.MustRegister(m.sessions, m.connections, m.closes, m.authFailures, m.stanzas, m.byTransport, in, out, m.hookSeconds)
+	m.throttled = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "parley", Subsystem: "c2s", Name: "throttled_reads_total",
+		Help: "Client reads paused because a byte-rate limit (session, address or module) was exceeded.",
+	})
+	reg.MustRegister(m.sessions, m.connections, m.closes, m.authFailures, m.stanzas, m.byTransport, in, out, m.hookSeconds, m.throttled)
 	return m
 }

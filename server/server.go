@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,7 +42,12 @@ type Server struct {
 	unlimited      map[string]bool // unlimited_jids (limits_exception)
 	unlimitedSize  int
 	hot            liveSettings // what Reload replaces (reload.go)
-	started        time.Time
+	// inRates are the default inbound byte rates (inlimit.go); Reload
+	// replaces them.
+	inRates atomic.Pointer[inRateSettings]
+	ipRates ipRates
+	events  ServerEvents
+	started time.Time
 
 	tlsConfig *tls.Config
 	store     storage.Store
@@ -113,6 +119,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		smOpts:     defaultSMOptions(),
 		smSessions: map[string]*Session{},
 		smOld:      map[string]uint32{},
+		events:     newServerEvents(),
 	}
 	global := sectionView{cfg: cfg}
 	if err := srv.readSMOptions(); err != nil {
@@ -491,17 +498,22 @@ func (srv *Server) Go(f func()) bool {
 func (srv *Server) NewSession(t Transport) *Session {
 	s := newSession(srv, t)
 	srv.lmu.Lock()
-	defer srv.lmu.Unlock()
 	if srv.stopping {
+		srv.lmu.Unlock()
 		return nil
 	}
 	srv.live[s] = struct{}{}
+	srv.lmu.Unlock()
 	srv.metrics.connections.WithLabelValues(t.Kind()).Inc()
 	s.OnClose(func() {
 		srv.lmu.Lock()
 		delete(srv.live, s)
 		srv.lmu.Unlock()
 	})
+	srv.setupInLimits(s)
+	if srv.events.SessionCreated.Len() > 0 {
+		_ = srv.events.SessionCreated.Fire(srv.ctx, &SessionEvent{Session: s})
+	}
 	return s
 }
 

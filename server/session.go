@@ -105,6 +105,8 @@ type Session struct {
 	hibernating bool        // transport gone, waiting for a resumption
 	hibernation *time.Timer // ends the hibernation
 	movedTo     *Session    // the session that resumed this one
+
+	in inLimits // inbound byte rates (inlimit.go)
 }
 
 func newSession(srv *Server, t Transport) *Session {
@@ -405,6 +407,7 @@ func (s *Session) saslStep(ctx context.Context, el *stanza.Element) (Action, err
 	}
 	s.username = user
 	if s.srv.unlimited[user+"@"+s.host.Name] {
+		s.unlimitIn()
 		if u, ok := s.t.(unlimiter); ok {
 			u.unlimit(s.srv.unlimitedSize)
 		}

@@ -235,6 +235,9 @@ func (c *conn) readLoop(ctx context.Context) readEnd {
 			c.fail(streamErr(stream.NotWellFormed, "a message must be one XML element"))
 			return endDrain
 		}
+		// Over its byte rates, the client waits before this message is
+		// handled (mod_limits semantics: paused, not dropped).
+		_ = c.s.ThrottleIn(ctx, buf.Len())
 		el, err := stanza.Parse(buf.Bytes(), c.m.limits)
 		if buf.Cap() <= 64<<10 {
 			c.m.bufs.Put(buf)

@@ -32,6 +32,7 @@ func Options(log *slog.Logger) []server.Option {
 			jitsi.NewMUCCensus(nil, nil),
 			jitsi.NewPresenceIdentity(),
 			jitsi.NewConferenceDuration(),
+			jitsi.NewRateLimit(),
 			jitsi.NewMUCLobbyRooms(),
 			jitsi.NewBreakoutRooms(jitsi.BreakoutRoomsOptions{Jiconop: jc}),
 		),

@@ -1,0 +1,354 @@
+package jitsi
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parley-xmpp/parley/config"
+	"github.com/parley-xmpp/parley/server"
+)
+
+// RateLimitName is the module's name in modules_enabled.
+const RateLimitName = "rate_limit"
+
+// Defaults of mod_rate_limit's options.
+const (
+	rlDefaultLoginRate    = 3    // new sessions per second per address
+	rlDefaultSessionRate  = 2000 // bytes per second for a limited session
+	rlDefaultTimeout      = 60 * time.Second
+	rlDefaultCacheSize    = 10000
+	rlDefaultPresenceRate = 4  // per second per session
+	rlDefaultIQRate       = 10 // per second per session
+	rlDefaultMessageRate  = 3  // per second per session
+	// rlRefresh is how recently an address must have been limited for a
+	// new session from it to restart its limit period.
+	rlRefresh = 5 * time.Second
+	// rlBurstSeconds is the burst of every rate, in seconds of it.
+	rlBurstSeconds = 2
+)
+
+// RateLimit is Jitsi's mod_rate_limit. A client address that opens
+// sessions faster than rate_limit_login_rate per second, and a session
+// that sends presences, IQs or messages faster than
+// rate_limit_presence_rate, rate_limit_iq_rate or rate_limit_message_rate
+// per second, has its sessions' reads throttled to rate_limit_session_rate
+// bytes per second for rate_limit_timeout seconds: slowed down, never
+// disconnected (SECURITY-CASES 150, 153). New sessions from an address
+// limited less than rate_limit_timeout ago are throttled too. Addresses in
+// rate_limit_whitelist (IPs or CIDR ranges; loopback by default, where
+// Jicofo and the videobridge connect from) and accounts in
+// rate_limit_whitelist_jids are exempt. HTTP clients are counted by the
+// address resolved through trusted_proxies.
+//
+// As documented by Jitsi, the rates are per second with a burst of two
+// seconds' worth; Jitsi's Lua builds its throttles as "rate per two
+// seconds", which halves every rate it documents. The address cache keeps
+// rate_limit_cache_size addresses, dropping idle ones first.
+type RateLimit struct {
+	srv      *server.Server
+	opts     rlOptions
+	now      func() time.Time
+	limitedG prometheus.GaugeFunc
+
+	mu      sync.Mutex
+	logins  map[netip.Addr]*rlBucket // new-session rate per address
+	limited map[netip.Addr]time.Time // last time an address went over
+	stanzas map[*server.Session]*rlSession
+}
+
+// rlOptions are the module's options.
+type rlOptions struct {
+	loginRate, sessionRate            float64
+	presenceRate, iqRate, messageRate float64
+	timeout                           time.Duration
+	cacheSize                         int
+	whitelist                         []netip.Prefix
+	whitelistJIDs                     map[string]bool
+}
+
+// rlSession is the stanza rates of one session.
+type rlSession struct {
+	presence, iq, message rlBucket
+}
+
+// rlBucket is a token bucket counting events.
+type rlBucket struct {
+	rate, burst float64
+	tokens      float64
+	last        time.Time
+}
+
+func newRLBucket(rate float64, now time.Time) rlBucket {
+	return rlBucket{rate: rate, burst: rlBurstSeconds * rate, tokens: rlBurstSeconds * rate, last: now}
+}
+
+// take spends one event; false when the bucket had none left.
+func (b *rlBucket) take(now time.Time) bool {
+	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// full reports whether the bucket has refilled: its address is idle.
+func (b *rlBucket) full(now time.Time) bool {
+	return b.tokens+now.Sub(b.last).Seconds()*b.rate >= b.burst
+}
+
+// NewRateLimit returns the mod_rate_limit module.
+func NewRateLimit() *RateLimit {
+	return &RateLimit{
+		logins:  map[netip.Addr]*rlBucket{},
+		limited: map[netip.Addr]time.Time{},
+		stanzas: map[*server.Session]*rlSession{},
+	}
+}
+
+var (
+	_ server.ServerModule = (*RateLimit)(nil)
+	_ server.Reloader     = (*RateLimit)(nil)
+)
+
+// Name implements server.Module.
+func (m *RateLimit) Name() string { return RateLimitName }
+
+// LoadServer implements server.ServerModule: the module watches every new
+// client session, whichever host it is for, like Prosody's filter hooks.
+func (m *RateLimit) LoadServer(ctx context.Context, srv *server.Server) error {
+	opts, err := rlReadOptions(srv.Config())
+	if err != nil {
+		return err
+	}
+	m.srv, m.opts, m.now = srv, opts, srv.Clock()
+	m.limitedG = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "parley", Subsystem: "rate_limit", Name: "limited_ips",
+		Help: "Client addresses mod_rate_limit currently throttles.",
+	}, func() float64 { return float64(m.limitedCount()) })
+	if err := srv.Registry().Register(m.limitedG); err != nil {
+		return err
+	}
+	srv.Events().SessionCreated.On(0, RateLimitName, m.sessionCreated)
+	srv.Logger().Info("rate_limit loaded", "login_rate", opts.loginRate, "session_rate", opts.sessionRate,
+		"timeout", opts.timeout, "presence_rate", opts.presenceRate, "iq_rate", opts.iqRate,
+		"message_rate", opts.messageRate)
+	return nil
+}
+
+// Load implements server.Module: it counts the stanzas the host's clients
+// send.
+func (m *RateLimit) Load(ctx context.Context, h *server.Host) error {
+	h.Events.PreStanza.On(1000, RateLimitName, m.stanzaIn)
+	return nil
+}
+
+// Reload implements server.Reloader (Jitsi re-reads its options on
+// "config-reloaded"). New values apply to sessions created afterwards.
+func (m *RateLimit) Reload(ctx context.Context, cfg *config.Config) error {
+	opts, err := rlReadOptions(cfg)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.opts = opts
+	m.mu.Unlock()
+	return nil
+}
+
+// rlReadOptions reads the module's global options.
+func rlReadOptions(cfg *config.Config) (rlOptions, error) {
+	o := rlOptions{
+		loginRate:     cfg.Float(nil, "rate_limit_login_rate", rlDefaultLoginRate),
+		sessionRate:   cfg.Float(nil, "rate_limit_session_rate", rlDefaultSessionRate),
+		timeout:       cfg.Duration(nil, "rate_limit_timeout", rlDefaultTimeout),
+		cacheSize:     int(cfg.Int(nil, "rate_limit_cache_size", rlDefaultCacheSize)),
+		presenceRate:  cfg.Float(nil, "rate_limit_presence_rate", rlDefaultPresenceRate),
+		iqRate:        cfg.Float(nil, "rate_limit_iq_rate", rlDefaultIQRate),
+		messageRate:   cfg.Float(nil, "rate_limit_message_rate", rlDefaultMessageRate),
+		whitelistJIDs: map[string]bool{},
+	}
+	wl := []string{"127.0.0.1", "::1"}
+	if opt, ok := cfg.Get(nil, "rate_limit_whitelist"); ok {
+		v, err := opt.AsStrings()
+		if err != nil {
+			return o, err
+		}
+		wl = v
+	}
+	for _, s := range wl {
+		p, err := rlParsePrefix(s)
+		if err != nil {
+			return o, err
+		}
+		o.whitelist = append(o.whitelist, p)
+	}
+	for _, j := range cfg.Strings(nil, "rate_limit_whitelist_jids") {
+		o.whitelistJIDs[strings.ToLower(j)] = true
+	}
+	if o.cacheSize < 1 {
+		o.cacheSize = rlDefaultCacheSize
+	}
+	return o, nil
+}
+
+// rlParsePrefix reads an address or a CIDR range.
+func rlParsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// whitelisted reports whether ip is exempt.
+func (o *rlOptions) whitelisted(ip netip.Addr) bool {
+	for _, p := range o.whitelist {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// sessionCreated counts a new session against its address's login rate,
+// throttles it if the address is limited, and starts its stanza rates.
+func (m *RateLimit) sessionCreated(_ context.Context, ev *server.SessionEvent) error {
+	s := ev.Session
+	ip, ok := s.RemoteIP()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	opts := m.opts
+	if !ok || opts.whitelisted(ip) {
+		return nil
+	}
+	now := m.now()
+	throttle := false
+	b := m.logins[ip]
+	if b == nil {
+		m.evictLogins(now)
+		nb := newRLBucket(opts.loginRate, now)
+		b = &nb
+		m.logins[ip] = b
+	}
+	if !b.take(now) {
+		m.srv.Logger().Info("rate_limit: login rate exceeded, limiting", "ip", ip)
+		m.limit(ip, now)
+		throttle = true
+	} else if since, was := m.limited[ip]; was {
+		switch elapsed := now.Sub(since); {
+		case elapsed < rlRefresh:
+			m.limited[ip] = now
+			throttle = true
+		case elapsed < opts.timeout:
+			throttle = true
+		default:
+			delete(m.limited, ip)
+		}
+	}
+	if throttle {
+		s.LimitRate(opts.sessionRate, opts.timeout)
+	}
+	m.stanzas[s] = &rlSession{
+		presence: newRLBucket(opts.presenceRate, now),
+		iq:       newRLBucket(opts.iqRate, now),
+		message:  newRLBucket(opts.messageRate, now),
+	}
+	s.OnClose(func() {
+		m.mu.Lock()
+		delete(m.stanzas, s)
+		m.mu.Unlock()
+	})
+	return nil
+}
+
+// limit records that ip went over its login rate.
+func (m *RateLimit) limit(ip netip.Addr, now time.Time) {
+	if _, ok := m.limited[ip]; !ok && len(m.limited) >= m.opts.cacheSize {
+		var oldest netip.Addr
+		var at time.Time
+		for k, t := range m.limited {
+			if at.IsZero() || t.Before(at) {
+				oldest, at = k, t
+			}
+		}
+		delete(m.limited, oldest)
+	}
+	m.limited[ip] = now
+}
+
+// evictLogins makes room for one more address: idle ones go first, then
+// any.
+func (m *RateLimit) evictLogins(now time.Time) {
+	if len(m.logins) < m.opts.cacheSize {
+		return
+	}
+	for k, b := range m.logins {
+		if b.full(now) {
+			delete(m.logins, k)
+		}
+	}
+	for k := range m.logins {
+		if len(m.logins) < m.opts.cacheSize {
+			return
+		}
+		delete(m.logins, k)
+	}
+}
+
+// stanzaIn throttles a session that sends stanzas of one kind faster than
+// its rate. The stanza itself goes through.
+func (m *RateLimit) stanzaIn(_ context.Context, ev *server.StanzaEvent) error {
+	s := ev.Session
+	if s == nil {
+		return nil
+	}
+	m.mu.Lock()
+	rs := m.stanzas[s]
+	if rs == nil {
+		m.mu.Unlock()
+		return nil
+	}
+	var b *rlBucket
+	switch ev.Stanza.Name.Local {
+	case "presence":
+		b = &rs.presence
+	case "iq":
+		b = &rs.iq
+	case "message":
+		b = &rs.message
+	default:
+		m.mu.Unlock()
+		return nil
+	}
+	over := !b.take(m.now())
+	opts := m.opts
+	m.mu.Unlock()
+	if !over || opts.whitelistJIDs[strings.ToLower(s.JID().Bare().String())] {
+		return nil
+	}
+	if !s.RateLimited() {
+		m.srv.Logger().Info("rate_limit: stanza rate exceeded, limiting", "kind", ev.Stanza.Name.Local, "jid", s.JID().String())
+	}
+	s.LimitRate(opts.sessionRate, opts.timeout)
+	return nil
+}
+
+// limitedCount is the number of addresses in the limited cache.
+func (m *RateLimit) limitedCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.limited)
+}
