@@ -86,8 +86,8 @@ func identityName(p *stanza.Element) string {
 // TestTokenResumption: a client that reconnects with ?previd= and a fresh
 // token keeps its username and resumes its XEP-0198 session (JITSI.md §7
 // step 7). A fresh token for the same room replaces the claims
-// (SECURITY-CASES 118); one for another room does not (SECURITY-CASES
-// 117).
+// (SECURITY-CASES 118); one for another room does not:
+// SECURITY-CASES 117.
 func TestTokenResumption(t *testing.T) {
 	e := tkStart(t, tkOptions{component: `    modules_enabled = { "token_verification" }`})
 	tr := tkTransports()[0] // XEP-0198 resumption is a WebSocket feature in Jitsi

@@ -59,10 +59,21 @@ type HostEvents struct {
 	// filters. Handlers may replace the stanza with an edited copy;
 	// hook.ErrStop drops it. It costs nothing while no handler is on.
 	StanzaOut *hook.Chain[OutStanzaEvent]
+	// UserDeleted runs after an account of the host was deleted through
+	// the server ("user-deleted"). A built-in handler at priority 200
+	// closes the account's sessions with not-authorized (accounts.go).
+	UserDeleted *hook.Chain[AccountEvent]
+	// UserDisabled runs after an account of the host was disabled through
+	// the server ("user-disabled"); the same built-in handler closes its
+	// sessions.
+	UserDisabled *hook.Chain[AccountEvent]
+	// UserEnabled runs after a disabled account was enabled again
+	// ("user-enabled").
+	UserEnabled *hook.Chain[AccountEvent]
 }
 
 func newHostEvents() HostEvents {
-	return HostEvents{
+	e := HostEvents{
 		PreStanza:     hook.NewChain[StanzaEvent]("pre-stanza"),
 		MessageToHost: hook.NewChain[StanzaEvent]("message/host"),
 		IQResponse:    hook.NewChain[StanzaEvent]("iq-result/host"),
@@ -70,7 +81,12 @@ func newHostEvents() HostEvents {
 		ResourceBound: hook.NewChain[SessionEvent]("resource-bind"),
 		SessionClosed: hook.NewChain[SessionEvent]("resource-unbind"),
 		StanzaOut:     hook.NewChain[OutStanzaEvent]("stanzas/out"),
+		UserDeleted:   hook.NewChain[AccountEvent]("user-deleted"),
+		UserDisabled:  hook.NewChain[AccountEvent]("user-disabled"),
+		UserEnabled:   hook.NewChain[AccountEvent]("user-enabled"),
 	}
+	e.onAccountChanges()
+	return e
 }
 
 func isStop(err error) bool { return errors.Is(err, hook.ErrStop) }
@@ -93,4 +109,7 @@ func (e *HostEvents) observe(m *metrics) {
 	e.Authenticated.Observe(m.hookObserver(e.Authenticated.Name()))
 	e.ResourceBound.Observe(m.hookObserver(e.ResourceBound.Name()))
 	e.SessionClosed.Observe(m.hookObserver(e.SessionClosed.Name()))
+	e.UserDeleted.Observe(m.hookObserver(e.UserDeleted.Name()))
+	e.UserDisabled.Observe(m.hookObserver(e.UserDisabled.Name()))
+	e.UserEnabled.Observe(m.hookObserver(e.UserEnabled.Name()))
 }

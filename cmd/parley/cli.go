@@ -15,6 +15,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/parley-xmpp/parley/auth"
 	"github.com/parley-xmpp/parley/config"
 	"github.com/parley-xmpp/parley/server"
 	"github.com/parley-xmpp/parley/server/storage"
@@ -43,6 +44,8 @@ Usage:
   parley [-c FILE] adduser JID          create an account (password prompted)
   parley [-c FILE] passwd JID           change a password (prompted)
   parley [-c FILE] deluser JID          delete an account
+  parley [-c FILE] disableuser JID      disable an account (logins refused, data kept)
+  parley [-c FILE] enableuser JID       enable a disabled account
   parley [-c FILE] token [--host H] [--room R] [--sub S] [--tenant T] [--moderator] [--exp 1h]
                                         print a test token signed with the host's key
   parley dev                            a Jitsi signalling plane on localhost with a development
@@ -111,6 +114,10 @@ func runWith(ctx context.Context, system string, args []string, stdin io.Reader,
 		err = c.promptPassword(ctx, rest[1])
 	case rest[0] == "deluser" && len(rest) == 2:
 		err = c.deleteUser(ctx, rest[1])
+	case rest[0] == "disableuser" && len(rest) == 2:
+		err = c.setDisabled(ctx, rest[1], true)
+	case rest[0] == "enableuser" && len(rest) == 2:
+		err = c.setDisabled(ctx, rest[1], false)
 	case rest[0] == "token":
 		err = c.mintToken(rest[1:])
 	default:
@@ -323,5 +330,40 @@ func (c *cli) deleteUser(ctx context.Context, address string) error {
 	if !ok {
 		return fmt.Errorf("no such user %s", address)
 	}
-	return h.Accounts.Delete(ctx, u)
+	if err := h.Accounts.Delete(ctx, u); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Deleted %s@%s.\n%s\n", u, h.Name, reloadHint)
+	return nil
+}
+
+// reloadHint follows a change that must end sessions: this command edits
+// the store, not the running server, which rechecks the accounts of its
+// sessions when it reloads (SECURITY-CASES 40).
+const reloadHint = "A running parley keeps the account's open sessions until it reloads:\n" +
+	"send it SIGHUP (systemctl reload parley, or kill -HUP PID) to close them."
+
+// setDisabled disables or enables an account, as Prosody's shell commands
+// user:disable and user:enable do.
+func (c *cli) setDisabled(ctx context.Context, address string, disabled bool) error {
+	h, u, err := c.accounts(address)
+	if err != nil {
+		return err
+	}
+	d, ok := h.Accounts.(auth.Disabler)
+	if !ok {
+		return fmt.Errorf("host %s (authentication %s) cannot disable accounts", h.Name, h.Auth.Name())
+	}
+	if err := d.SetDisabled(ctx, u, disabled); err != nil {
+		if errors.Is(err, auth.ErrNoAccount) {
+			return fmt.Errorf("no such user %s", address)
+		}
+		return err
+	}
+	if !disabled {
+		fmt.Fprintf(c.stdout, "Enabled %s@%s.\n", u, h.Name)
+		return nil
+	}
+	fmt.Fprintf(c.stdout, "Disabled %s@%s.\n%s\n", u, h.Name, reloadHint)
+	return nil
 }

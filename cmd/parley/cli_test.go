@@ -203,3 +203,85 @@ func TestDefaultConfigServes(t *testing.T) {
 		}
 	}
 }
+
+// TestUserCommandsRunningServer: SECURITY-CASES 40 across processes.
+// deluser and disableuser edit the store of a running server, say that it
+// must be sent SIGHUP, and the recheck a reload runs closes the account's
+// open sessions with not-authorized; enableuser lets the account back in.
+func TestUserCommandsRunningServer(t *testing.T) {
+	data := t.TempDir()
+	hosts := "VirtualHost \"example.com\"\nVirtualHost \"anon.example\"\n  authentication = \"anonymous\"\n"
+	path := writeConfig(t, "data_path = \""+data+"\"\n"+hosts)
+	for _, u := range []string{"alice", "bob"} {
+		if code, _, e := runCLI(t, "", "-c", path, "register", u, "example.com", "secret"); code != 0 {
+			t.Fatalf("register %s: %s", u, e)
+		}
+	}
+	srv := servertest.Start(t, "storage = \"internal\"\ndata_path = \""+data+"\"\nallow_unencrypted_plain_auth = true\n"+hosts)
+	login := func(user string) *servertest.Raw {
+		c := servertest.DialRaw(t, srv.C2SAddr)
+		c.Login("example.com", user, "secret", "")
+		return c
+	}
+	alice, bob := login("alice"), login("bob")
+
+	tests := []struct {
+		name    string
+		args    []string
+		out     string
+		session *servertest.Raw
+		text    string
+	}{
+		{"disableuser", []string{"disableuser", "alice@example.com"}, "Disabled alice@example.com.", alice, "Account disabled"},
+		{"deluser", []string{"deluser", "BOB@example.com"}, "Deleted bob@example.com.", bob, "Account deleted"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, "", append([]string{"-c", path}, tc.args...)...)
+			if code != 0 {
+				t.Fatalf("%v: %d %s", tc.args, code, errOut)
+			}
+			if !strings.Contains(out, tc.out) || !strings.Contains(out, "SIGHUP") {
+				t.Fatalf("%v printed %q, want %q and the SIGHUP hint", tc.args, out, tc.out)
+			}
+			// What Reload does on SIGHUP.
+			if n, err := srv.RecheckAccounts(context.Background()); n != 1 || err != nil {
+				t.Fatalf("RecheckAccounts = %d, %v; want 1", n, err)
+			}
+			for {
+				el := tc.session.Next()
+				if el.Name.Space == stanza.NSStream && el.Name.Local == "error" {
+					if el.Child(stanza.NSStreams, "not-authorized") == nil || el.ChildText(stanza.NSStreams, "text") != tc.text {
+						t.Fatalf("stream error %s, want not-authorized %q", el, tc.text)
+					}
+					break
+				}
+			}
+		})
+	}
+
+	code, out, errOut := runCLI(t, "", "-c", path, "enableuser", "alice@example.com")
+	if code != 0 || !strings.Contains(out, "Enabled alice@example.com.") {
+		t.Fatalf("enableuser: %d %q %q", code, out, errOut)
+	}
+	login("alice")
+
+	refusals := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"disable a missing user", []string{"disableuser", "bob@example.com"}, "no such user"},
+		{"enable a missing user", []string{"enableuser", "carol@example.com"}, "no such user"},
+		{"anonymous host", []string{"disableuser", "x@anon.example"}, "has no accounts"},
+		{"not a JID", []string{"disableuser", "example.com"}, "not a user@host"},
+	}
+	for _, tc := range refusals {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := runCLI(t, "", append([]string{"-c", path}, tc.args...)...)
+			if code != 1 || !strings.Contains(errOut, tc.want) {
+				t.Fatalf("%v: exit %d, %q; want 1 and %q", tc.args, code, errOut, tc.want)
+			}
+		})
+	}
+}

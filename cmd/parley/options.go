@@ -57,8 +57,13 @@ var usedOptions = map[string]bool{
 	"target_address": true, "external_services": true, "external_service_secret": true,
 	"external_service_ttl": true, "turncredentials": true, "turncredentials_secret": true,
 	"turncredentials_ttl": true, "enable_roomsize_token_verification": true,
+	// Jitsi rate_limit
+	"rate_limit_login_rate": true, "rate_limit_session_rate": true, "rate_limit_timeout": true,
+	"rate_limit_whitelist": true, "rate_limit_whitelist_jids": true, "rate_limit_cache_size": true,
+	"rate_limit_presence_rate": true, "rate_limit_iq_rate": true, "rate_limit_message_rate": true,
 	// parley's own
 	"parley_max_connections_per_ip": true, "parley_connection_limit_exempt": true,
+	"parley_session_rate": true, "parley_ip_rate": true,
 	// accepted for compatibility, meaningless for a foreground Go binary
 	"pidfile": true, "daemonize": true, "run_as_root": true, "plugin_paths": true,
 }
