@@ -242,6 +242,11 @@ func (s *Session) resume(el *stanza.Element) {
 	s.state = stateBound
 	s.setLogger(s.logger().With("jid", s.full.String()))
 	s.logger().Info("session resumed", "replayed", replayed)
+	// The account may have been deleted or disabled since this stream
+	// authenticated, and a deletion that ran while the old session was
+	// being taken over found neither in the router: read it again now
+	// that this one is there (SECURITY-CASES 40).
+	_ = checkAccountOnBind(s.srv.ctx, &SessionEvent{Session: s})
 }
 
 // bounceUnacked answers stanzas the client never acknowledged once the
