@@ -34,3 +34,26 @@ func TestAccountRevokedDuringResume(t *testing.T) {
 	expectRevoked(t, c, "Account deleted")
 	servertest.Eventually(t, "bob unrouted", func() bool { return len(srv.Router().Sessions("bob@example.com")) == 0 })
 }
+
+// TestReloadClosesRevokedAccounts: SECURITY-CASES 40 and 164. An account
+// deleted behind the server's back (as `parley deluser` does from another
+// process) loses its sessions on the next Reload (SIGHUP); the other
+// sessions stay.
+func TestReloadClosesRevokedAccounts(t *testing.T) {
+	srv := servertest.Start(t, twoHosts)
+	srv.CreateUser("alice", "example.com", "secret")
+	srv.CreateUser("bob", "example.com", "secret")
+	alice := servertest.DialRaw(t, srv.C2SAddr)
+	alice.Login("example.com", "alice", "secret", "a")
+	bob := servertest.DialRaw(t, srv.C2SAddr)
+	bob.Login("example.com", "bob", "secret", "b")
+	if err := srv.Host("example.com").Accounts.Delete(context.Background(), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	rawPing(t, bob, "example.com", "before") // nothing happens until the reload
+	if err := srv.Reload(context.Background(), srv.Config()); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	expectRevoked(t, bob, "Account deleted")
+	rawPing(t, alice, "example.com", "after")
+}

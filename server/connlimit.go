@@ -20,16 +20,20 @@ import (
 // login rates), so the options carry parley's prefix:
 //
 //	parley_max_connections_per_ip = 100   -- 0 turns the limit off
-//	parley_connection_limit_exempt = { "127.0.0.1", "::1" }
+//	parley_connection_limit_exempt = { "127.0.0.0/8", "::1", "10.0.0.0/8",
+//	    "172.16.0.0/12", "192.168.0.0/16", "fc00::/7" }
 //
 // A connection counts from accept (TCP c2s and direct TLS) or from the
 // WebSocket upgrade or BOSH session creation (HTTP, by the client address
 // resolved through trusted_proxies) until it ends. IPv6 clients count per
-// /64, the block one subscriber usually holds. Loopback is exempt by
-// default, as in Jitsi's mod_rate_limit, because Jicofo and the
-// videobridge connect from there (and a local proxy that does not send
-// X-Forwarded-For would otherwise put every client under one count,
-// SECURITY-CASES #156).
+// /64, the block one subscriber usually holds. Loopback and private
+// networks are exempt by default: Jicofo and the videobridge connect from
+// there, and so does a reverse proxy in front of the HTTP transports
+// (docker-jitsi-meet's web container, a Kubernetes ingress) that is not
+// in trusted_proxies, whose clients would otherwise all count as one
+// address (SECURITY-CASES #156). Clients on the Internet reach parley with
+// public addresses, directly or resolved through a trusted proxy.
+// The default byte rates (inlimit.go) use the same exemptions.
 
 // Option names and defaults of the per-IP connection limit.
 const (
@@ -38,6 +42,12 @@ const (
 	// DefaultMaxConnectionsPerIP is the limit when the option is absent.
 	DefaultMaxConnectionsPerIP = 100
 )
+
+// DefaultConnectionLimitExempt returns parley_connection_limit_exempt's
+// value when the option is absent: loopback and private networks.
+func DefaultConnectionLimitExempt() []string {
+	return []string{"127.0.0.0/8", "::1", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}
+}
 
 // maxRefusing bounds the goroutines that say goodbye to refused TCP
 // connections; past it, refused connections are just closed.
@@ -80,7 +90,7 @@ func readConnLimits(g sectionView) (connLimitSettings, error) {
 		}
 		st.max = int(n)
 	}
-	exempt := g.strings(OptConnectionLimitExempt, []string{"127.0.0.1", "::1"})
+	exempt := g.strings(OptConnectionLimitExempt, DefaultConnectionLimitExempt())
 	for _, e := range exempt {
 		p, err := parsePrefix(e)
 		if err != nil {

@@ -36,6 +36,7 @@ type Host struct {
 	Events HostEvents
 
 	srv               *Server
+	cfg               *config.Config // the configuration the host was built from
 	requireEncryption bool
 	iq, ownIQ, bareIQ *iqTable
 	nonza             map[string]NonzaHandler
@@ -58,6 +59,12 @@ type StreamFeature func(s *Session) *stanza.Element
 
 // Server returns the server the host belongs to.
 func (h *Host) Server() *Server { return h.srv }
+
+// SourceConfig returns the configuration the host was built from, which
+// Config is a section of. For a host a reload adds, it is the new
+// configuration even while the host is being built (authentication
+// providers are built before Server.Config returns it).
+func (h *Host) SourceConfig() *config.Config { return h.cfg }
 
 // HandleNonza registers a handler for top-level elements in namespace ns
 // from authenticated sessions. Call during module initialisation only.

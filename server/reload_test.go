@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/pem"
 	"os"
 	"path/filepath"
@@ -103,9 +104,9 @@ func TestReloadRefused(t *testing.T) {
 	}{
 		{"bad limit value", "parley_max_connections_per_ip = \"lots\"\n" + twoHosts, "bad.cfg.lua:8: parley_max_connections_per_ip"},
 		{"bad rate", "modules_enabled = { \"limits\" }\nlimits = { c2s = { rate = \"fast\" } }\n" + base, "bad.cfg.lua:9: limits.c2s"},
-		{"host added", base + "VirtualHost \"new.example\"\n", "bad.cfg.lua:16: VirtualHost \"new.example\" was added"},
-		{"host removed", "parley_max_connections_per_ip = 1\nVirtualHost \"example.com\"\n", `VirtualHost "other.example" was removed`},
-		{"component added", base + "Component \"conference.example.com\" \"muc\"\n", `bad.cfg.lua:16: Component "conference.example.com" was added`},
+		{"new host cannot be built", base + "VirtualHost \"new.example\"\n    authentication = \"nosuch\"\n", "bad.cfg.lua:17: unknown authentication provider \"nosuch\""},
+		{"new host bad password_hash", base + "VirtualHost \"new.example\"\n    password_hash = \"MD5\"\n", "bad.cfg.lua:17: password_hash"},
+		{"external component added", base + "Component \"focus.example.com\"\n    component_secret = \"s\"\n", `bad.cfg.lua:16: Component "focus.example.com" was added; adding external components needs a restart`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,9 +117,13 @@ func TestReloadRefused(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("reload error %v, want it to contain %q", err, tc.want)
 			}
-			// Still serving, with the old limit of one connection: bob's.
+			// Still serving, with the old limit of one connection: bob's,
+			// and without the refused host.
 			if h := ackH(t, bob); h != "0" {
 				t.Fatalf("h = %s", h)
+			}
+			if srv.Host("new.example") != nil {
+				t.Fatal("a refused reload activated a host")
 			}
 			c := servertest.DialRaw(t, srv.C2SAddr)
 			c.Write(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.com' version='1.0'>`)
@@ -229,5 +234,148 @@ func TestReloadCertificates(t *testing.T) {
 	got, _ = presented(t, srv.DirectTLSAddr)
 	if !bytes.Equal(got, after) {
 		t.Fatal("a failed reload replaced the certificate")
+	}
+}
+
+// SECURITY-CASES #164: a reload that adds a VirtualHost activates it (new
+// logins and routing work at once) and one that removes a VirtualHost
+// closes its sessions with host-gone, as Prosody's host deactivation
+// does; the sessions of the other hosts stay connected and keep
+// exchanging stanzas.
+func TestReloadHosts(t *testing.T) {
+	srv := servertest.Start(t, twoHosts)
+	srv.CreateUser("alice", "example.com", "secret")
+	srv.CreateUser("bob", "example.com", "secret")
+	srv.CreateUser("carol", "other.example", "secret")
+	alice := srv.Connect(t, "alice@example.com", "secret", servertest.ClientOptions{})
+	bob, bobJID, _ := smClient(t, srv, "")
+	carol := servertest.DialRaw(t, srv.C2SAddr)
+	carol.Login("other.example", "carol", "secret", "")
+
+	const next = `
+allow_unencrypted_plain_auth = true
+VirtualHost "example.com"
+VirtualHost "anon.example"
+    authentication = "anonymous"
+VirtualHost "new.example"
+`
+	if err := srv.Reload(t.Context(), parseConfig(t, "hosts.cfg.lua", next)); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	carol.ExpectStreamError("host-gone")
+	if srv.Host("other.example") != nil || srv.Host("new.example") == nil {
+		t.Fatalf("hosts after reload: other.example %v, new.example %v", srv.Host("other.example"), srv.Host("new.example"))
+	}
+
+	// The new host accepts logins, and its users reach the old host's.
+	srv.CreateUser("dave", "new.example", "secret")
+	dave := servertest.DialRaw(t, srv.C2SAddr)
+	daveJID := dave.Login("new.example", "dave", "secret", "")
+	dave.Write(`<message xmlns='jabber:client' type='chat' to='` + bobJID + `' id='d1'><body>hi</body></message>`)
+	if m := messages(t, bob, 1)[0]; m.Get("id") != "d1" || m.Get("from") != daveJID {
+		t.Fatalf("bob got %s, want d1 from %s", m, daveJID)
+	}
+
+	// The removed host is unknown to new streams.
+	late := servertest.DialRaw(t, srv.C2SAddr)
+	late.Write(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='other.example' version='1.0'>`)
+	late.ReadHeader()
+	late.ExpectStreamError("host-unknown")
+
+	// The sessions of example.com were untouched.
+	alice.Send(chat(bobJID, "a1"))
+	if m := messages(t, bob, 1)[0]; m.Get("id") != "a1" {
+		t.Fatalf("bob got %s, want a1", m)
+	}
+	if h := ackH(t, bob); h != "0" {
+		t.Fatalf("bob's acknowledged count h=%s, want 0 (he sent nothing)", h)
+	}
+}
+
+// A stream that is still negotiating with a host when a reload removes it
+// cannot log in: the session ends with host-gone.
+func TestReloadRemovedHostNoLogin(t *testing.T) {
+	srv := servertest.Start(t, twoHosts)
+	srv.CreateUser("carol", "other.example", "secret")
+	c := servertest.DialRaw(t, srv.C2SAddr)
+	c.Open("other.example")
+	if err := srv.Reload(t.Context(), parseConfig(t, "hosts.cfg.lua", "allow_unencrypted_plain_auth = true\nVirtualHost \"example.com\"\n")); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	c.Write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>` + base64.StdEncoding.EncodeToString([]byte("\x00carol\x00secret")) + `</auth>`)
+	for {
+		el, err := c.R.Next()
+		if err != nil {
+			t.Fatalf("the stream ended without a host-gone stream error: %v", err)
+		}
+		if el.Name.Local == "success" {
+			t.Fatal("a login on a removed host succeeded")
+		}
+		if el.Name.Space == stanza.NSStream && el.Name.Local == "error" {
+			if el.Child(stanza.NSStreams, "host-gone") == nil {
+				t.Fatalf("stream error %s, want host-gone", el)
+			}
+			return
+		}
+	}
+}
+
+// Reloads that add and remove a VirtualHost race with logins, stream
+// headers to the host coming and going, and routing (run with -race):
+// the hosts of the other sessions never change under them.
+func TestReloadConcurrentHosts(t *testing.T) {
+	srv := servertest.Start(t, twoHosts)
+	srv.CreateUser("bob", "example.com", "secret")
+	bob, bobJID, _ := smClient(t, srv, "")
+	with := parseConfig(t, "with.cfg.lua", twoHosts+"VirtualHost \"extra.example\"\n")
+	without := parseConfig(t, "without.cfg.lua", twoHosts)
+	const rounds = 20
+	done := make(chan error, 1)
+	go func() {
+		for i := range rounds {
+			cfg := with
+			if i%2 == 1 {
+				cfg = without
+			}
+			if err := srv.Reload(context.Background(), cfg); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for i := range rounds {
+		c := servertest.DialRaw(t, srv.C2SAddr)
+		c.Write(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='extra.example' version='1.0'>`)
+		c.ReadHeader()
+		if el, err := c.R.Next(); err != nil || (el.Name.Local != "features" && el.Name.Local != "error") {
+			t.Fatalf("stream to a host coming and going: %v, %v", el, err)
+		}
+		c.Conn.Close()
+		a := servertest.DialRaw(t, srv.C2SAddr)
+		a.Login("example.com", "bob", "secret", "r"+strconv.Itoa(i))
+		a.Write(`<message xmlns='jabber:client' type='chat' to='` + bobJID + `' id='c` + strconv.Itoa(i) + `'><body>x</body></message>`)
+		if m := messages(t, bob, 1)[0]; m.Get("id") != "c"+strconv.Itoa(i) {
+			t.Fatalf("bob got %s", m)
+		}
+		a.Conn.Close()
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if got := len(srv.Hosts()); got != 3 {
+		t.Fatalf("%d hosts after an even number of reloads, want 3", got)
+	}
+}
+
+// BenchmarkReload measures a reload that changes nothing structural (what
+// SIGHUP costs with three VirtualHosts).
+func BenchmarkReload(b *testing.B) {
+	srv := servertest.Start(b, twoHosts)
+	cfg := parseConfig(b, "bench.cfg.lua", twoHosts)
+	for b.Loop() {
+		if err := srv.Reload(b.Context(), cfg); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

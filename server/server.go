@@ -221,13 +221,26 @@ func (srv *Server) serverSecret() []byte {
 }
 
 func (srv *Server) addHost(hc *config.Host) error {
-	v := sectionView{cfg: srv.cfg, sec: hc}
+	h, err := srv.newHost(srv.cfg, hc)
+	if err != nil {
+		return err
+	}
+	srv.hosts[hc.Name] = h
+	srv.hostOrder = append(srv.hostOrder, h)
+	return nil
+}
+
+// newHost builds the VirtualHost of section hc of cfg, without making it
+// reachable.
+func (srv *Server) newHost(cfg *config.Config, hc *config.Host) (*Host, error) {
+	v := sectionView{cfg: cfg, sec: hc}
 	h := &Host{
 		Name:              hc.Name,
 		Config:            hc,
 		Store:             srv.store,
 		Events:            newHostEvents(),
 		srv:               srv,
+		cfg:               cfg,
 		requireEncryption: v.boolean("c2s_require_encryption", v.boolean("require_encryption", true)),
 		iq:                newIQTable(),
 		ownIQ:             newIQTable(),
@@ -249,7 +262,7 @@ func (srv *Server) addHost(hc *config.Host) error {
 	case "internal_hashed", "default":
 		hash, err := auth.ParseHash(v.str("password_hash", "SHA-1"))
 		if err != nil {
-			return fmt.Errorf("%s: password_hash: %w", v.pos("password_hash"), err)
+			return nil, fmt.Errorf("%s: password_hash: %w", v.pos("password_hash"), err)
 		}
 		p := auth.NewInternalHashed(srv.store, hc.Name, auth.HashedOptions{
 			AllowInsecurePlain: v.boolean("allow_unencrypted_plain_auth", false),
@@ -272,11 +285,11 @@ func (srv *Server) addHost(hc *config.Host) error {
 	default:
 		f, ok := srv.opts.authFactory[method]
 		if !ok {
-			return fmt.Errorf("%s: unknown authentication provider %q", v.pos("authentication"), method)
+			return nil, fmt.Errorf("%s: unknown authentication provider %q", v.pos("authentication"), method)
 		}
 		p, err := f(h)
 		if err != nil {
-			return fmt.Errorf("%s: authentication %q: %w", v.pos("authentication"), method, err)
+			return nil, fmt.Errorf("%s: authentication %q: %w", v.pos("authentication"), method, err)
 		}
 		h.Auth = p
 		if a, ok := p.(auth.Accounts); ok {
@@ -285,9 +298,7 @@ func (srv *Server) addHost(hc *config.Host) error {
 	}
 	h.registerBuiltinIQ()
 	h.registerRoster()
-	srv.hosts[hc.Name] = h
-	srv.hostOrder = append(srv.hostOrder, h)
-	return nil
+	return h, nil
 }
 
 // Start loads modules and components, binds every configured listener and
@@ -315,33 +326,54 @@ func (srv *Server) loadModules(ctx context.Context) error {
 		}
 		srv.HandleHTTP("/metrics", h)
 	}
-	loadedServer := map[string]bool{}
-	reported := map[string]bool{}
+	srv.hot.reload.Lock()
+	defer srv.hot.reload.Unlock()
 	for _, h := range srv.hostOrder {
-		for _, name := range srv.cfg.Modules(h.Config) {
-			m, ok := srv.opts.modules[name]
-			if !ok {
-				if !builtinModules[name] && !reported[name] {
-					reported[name] = true
-					srv.ignoredModule(name, h.Name)
-				}
-				continue
-			}
-			if sm, ok := m.(ServerModule); ok && !loadedServer[name] {
-				loadedServer[name] = true
-				if err := sm.LoadServer(ctx, srv); err != nil {
-					return fmt.Errorf("server: module %s: %w", name, err)
-				}
-				if st, ok := m.(Stopper); ok {
-					srv.stoppers = append(srv.stoppers, st)
-				}
-			}
-			if err := m.Load(ctx, h); err != nil {
-				return fmt.Errorf("server: module %s on %s: %w", name, h.Name, err)
-			}
+		if err := srv.loadHostModules(ctx, srv.cfg, h); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// loadHostModules loads the modules cfg enables on h, with the
+// process-wide part of each module the first time. The caller holds
+// srv.hot.reload.
+func (srv *Server) loadHostModules(ctx context.Context, cfg *config.Config, h *Host) error {
+	if srv.hot.serverLoaded == nil {
+		srv.hot.serverLoaded = map[string]bool{}
+		srv.hot.reported = map[string]bool{}
+	}
+	for _, name := range cfg.Modules(h.Config) {
+		m, ok := srv.opts.modules[name]
+		if !ok {
+			if !builtinModules[name] && !srv.hot.reported[name] {
+				srv.hot.reported[name] = true
+				srv.ignoredModule(name, h.Name)
+			}
+			continue
+		}
+		if sm, ok := m.(ServerModule); ok && !srv.hot.serverLoaded[name] {
+			srv.hot.serverLoaded[name] = true
+			if err := sm.LoadServer(ctx, srv); err != nil {
+				return fmt.Errorf("server: module %s: %w", name, err)
+			}
+			if st, ok := m.(Stopper); ok {
+				srv.addStopper(st)
+			}
+		}
+		if err := m.Load(ctx, h); err != nil {
+			return fmt.Errorf("server: module %s on %s: %w", name, h.Name, err)
+		}
+	}
+	return nil
+}
+
+// addStopper makes Shutdown stop st.
+func (srv *Server) addStopper(st Stopper) {
+	srv.lmu.Lock()
+	defer srv.lmu.Unlock()
+	srv.stoppers = append(srv.stoppers, st)
 }
 
 func (srv *Server) ignoredModule(name, host string) {
@@ -354,24 +386,33 @@ func (srv *Server) ignoredModule(name, host string) {
 
 func (srv *Server) loadComponents(ctx context.Context) error {
 	for _, cc := range srv.cfg.Components {
-		if cc.Type == "" || cc.Type == "component" {
-			continue
-		}
-		f, ok := srv.opts.components[cc.Type]
-		if !ok {
-			srv.log.Warn("component type not supported, ignored", "component", cc.Name, "type", cc.Type, "pos", cc.Pos.String())
-			continue
-		}
-		c, err := f(ctx, &ComponentHost{Name: cc.Name, Config: cc, Server: srv})
-		if err != nil {
-			return fmt.Errorf("%s: component %s (%s): %w", cc.Pos, cc.Name, cc.Type, err)
-		}
-		if err := srv.AddComponent(cc.Name, c); err != nil {
+		if err := srv.startComponent(ctx, cc); err != nil {
 			return err
 		}
-		if st, ok := c.(Stopper); ok {
-			srv.stoppers = append(srv.stoppers, st)
-		}
+	}
+	return nil
+}
+
+// startComponent builds and serves the in-process component of section
+// cc; external components (no type) are served by New.
+func (srv *Server) startComponent(ctx context.Context, cc *config.Component) error {
+	if cc.External() {
+		return nil
+	}
+	f, ok := srv.opts.components[cc.Type]
+	if !ok {
+		srv.log.Warn("component type not supported, ignored", "component", cc.Name, "type", cc.Type, "pos", cc.Pos.String())
+		return nil
+	}
+	c, err := f(ctx, &ComponentHost{Name: cc.Name, Config: cc, Server: srv})
+	if err != nil {
+		return fmt.Errorf("%s: component %s (%s): %w", cc.Pos, cc.Name, cc.Type, err)
+	}
+	if err := srv.AddComponent(cc.Name, c); err != nil {
+		return err
+	}
+	if st, ok := c.(Stopper); ok {
+		srv.addStopper(st)
 	}
 	return nil
 }
@@ -411,8 +452,11 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		errs = append(errs, fmt.Errorf("server: shutdown: %w", ctx.Err()))
 	}
-	for i := len(srv.stoppers) - 1; i >= 0; i-- {
-		if err := srv.stoppers[i].Stop(ctx); err != nil {
+	srv.lmu.Lock()
+	stoppers := append([]Stopper(nil), srv.stoppers...)
+	srv.lmu.Unlock()
+	for i := len(stoppers) - 1; i >= 0; i-- {
+		if err := stoppers[i].Stop(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -432,8 +476,16 @@ func (srv *Server) Registry() *prometheus.Registry { return srv.registry }
 // Limits returns the stanza limits transports must apply.
 func (srv *Server) Limits() stanza.Limits { return srv.limits }
 
-// Config returns the configuration the server was built from.
-func (srv *Server) Config() *config.Config { return srv.cfg }
+// Config returns the configuration in effect: the one the server was
+// built from, or the last one Reload applied. Modules that look options up
+// when they need them thus see reloaded values, as with Prosody's
+// module:get_option.
+func (srv *Server) Config() *config.Config {
+	if c := srv.hot.applied.Load(); c != nil {
+		return c
+	}
+	return srv.cfg
+}
 
 // Store returns the server's data store.
 func (srv *Server) Store() storage.Store { return srv.store }

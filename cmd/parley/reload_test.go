@@ -135,12 +135,23 @@ func TestReloadOnHangup(t *testing.T) {
 	ping("after-broken")
 	servertest.DialRaw(t, addr).Open("example.com")
 
-	write(reloadBase + "VirtualHost \"example.com\"\nVirtualHost \"new.example\"\n")
+	write(reloadBase + "VirtualHost \"example.com\"\nVirtualHost \"new.example\"\n    authentication = \"nosuch\"\n")
 	sig <- syscall.SIGHUP
-	if err := <-outcome; !errors.Is(err, server.ErrReloadRefused) {
-		t.Fatalf("added host: reload error %v, want it refused", err)
+	if err := <-outcome; !errors.Is(err, server.ErrReloadRefused) || !strings.Contains(err.Error(), "parley.cfg.lua:") {
+		t.Fatalf("added host that cannot be built: reload error %v, want it refused with its place", err)
 	}
 	ping("after-refused")
+	if srv.Host("new.example") != nil {
+		t.Fatal("a refused reload activated its host")
+	}
+
+	write(reloadBase + "VirtualHost \"example.com\"\nVirtualHost \"new.example\"\n")
+	sig <- syscall.SIGHUP
+	if err := <-outcome; err != nil {
+		t.Fatalf("added host: %v", err)
+	}
+	servertest.DialRaw(t, addr).Open("new.example")
+	ping("after-host-added")
 
 	write(reloadBase + "log = { { levels = { min = \"debug\" }, to = \"console\" } }\nVirtualHost \"example.com\"\n")
 	sig <- syscall.SIGHUP
