@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-xmpp/parley/auth"
 	"github.com/parley-xmpp/parley/auth/jwt"
+	"github.com/parley-xmpp/parley/config"
 	"github.com/parley-xmpp/parley/server"
 	"github.com/parley-xmpp/parley/server/hook"
 )
@@ -124,8 +126,11 @@ type TokenAuth struct {
 	// other error is reported as not-allowed).
 	TokenVerified *hook.Chain[TokenVerifiedEvent]
 
-	host     *server.Host
-	verifier *jwt.Verifier
+	host *server.Host
+	// verifier is replaced when the configuration is reloaded
+	// (auth_token_reload.go); vopts are the options it is built with.
+	verifier atomic.Pointer[jwt.Verifier]
+	vopts    []jwt.Option
 	log      *slog.Logger
 	rand     io.Reader
 	now      func() time.Time
@@ -156,14 +161,17 @@ func NewTokenAuth(h *server.Host, opts TokenAuthOptions) (*TokenAuth, error) {
 		log = srv.Logger()
 	}
 	log = log.With("module", "auth_token", "host", h.Name)
-	v, err := VerifierForHost(srv, h.Name, append([]jwt.Option{jwt.WithLogger(log)}, opts.Verifier...)...)
+	vopts := append([]jwt.Option{jwt.WithLogger(log)}, opts.Verifier...)
+	// The host's own configuration: for a host a reload adds,
+	// srv.Config is still the previous one at this point.
+	v, err := verifierFromConfig(srv, h.SourceConfig(), h.Name, vopts...)
 	if err != nil {
 		return nil, err
 	}
 	p := &TokenAuth{
 		TokenVerified: hook.NewChain[TokenVerifiedEvent](TokenVerifiedHook),
 		host:          h,
-		verifier:      v,
+		vopts:         vopts,
 		log:           log,
 		rand:          opts.Rand,
 		now:           srv.Clock(),
@@ -177,6 +185,7 @@ func NewTokenAuth(h *server.Host, opts TokenAuthOptions) (*TokenAuth, error) {
 	if p.now == nil {
 		p.now = time.Now
 	}
+	p.verifier.Store(v)
 	if v.Config().AllowEmptyToken {
 		log.Warn("WARNING - empty tokens allowed")
 	}
@@ -188,7 +197,12 @@ func NewTokenAuth(h *server.Host, opts TokenAuthOptions) (*TokenAuth, error) {
 // VirtualHost named host (inherited from the global section), with the
 // server's clock; opts come after it.
 func VerifierForHost(srv *server.Server, host string, opts ...jwt.Option) (*jwt.Verifier, error) {
-	cfg := srv.Config()
+	return verifierFromConfig(srv, srv.Config(), host, opts...)
+}
+
+// verifierFromConfig builds the token verifier of the VirtualHost named
+// host from cfg.
+func verifierFromConfig(srv *server.Server, cfg *config.Config, host string, opts ...jwt.Option) (*jwt.Verifier, error) {
 	sec := cfg.Host(host)
 	if sec == nil {
 		return nil, fmt.Errorf("jitsi: token configuration: no VirtualHost %q", host)
@@ -211,8 +225,9 @@ func VerifierForHost(srv *server.Server, host string, opts ...jwt.Option) (*jwt.
 	return v, nil
 }
 
-// Verifier returns the host's token verifier.
-func (p *TokenAuth) Verifier() *jwt.Verifier { return p.verifier }
+// Verifier returns the host's token verifier (the one built from the
+// configuration last reloaded).
+func (p *TokenAuth) Verifier() *jwt.Verifier { return p.verifier.Load() }
 
 // Name implements auth.Provider.
 func (p *TokenAuth) Name() string { return TokenProviderName }
@@ -263,7 +278,7 @@ func (x *tokenExchange) Step(ctx context.Context, in []byte) ([]byte, bool, erro
 		return nil, false, &auth.Failure{Condition: auth.CondMalformedRequest, Text: "message too long"}
 	}
 	p := x.p
-	claims, err := p.verifier.Verify(ctx, x.params[ParamToken])
+	claims, err := p.Verifier().Verify(ctx, x.params[ParamToken])
 	if err != nil {
 		var je *jwt.Error
 		if !errors.As(err, &je) {

@@ -274,6 +274,25 @@ func (l *lobbyInst) attachMainMUC(svc *muc.Service) {
 	e.OccupantPreJoin.On(-4, MUCLobbyRoomsName, l.onPreJoin)
 	e.Stanza.On(1, MUCLobbyRoomsName, l.onStanza)
 	e.SetAffiliation.On(0, MUCLobbyRoomsName, l.onSetAffiliation)
+	e.Invite.On(lobbyInvitePriority, MUCLobbyRoomsName, lobbyStripInvitePassword)
+}
+
+// lobbyInvitePriority runs after every other muc-invite handler, as
+// Jitsi strips the password once the event has fired.
+const lobbyInvitePriority = -1 << 20
+
+// lobbyStripInvitePassword removes the room password from a mediated
+// invitation of the main MUC, whatever handler added it: approving a
+// knocker sends it an invite, and the password must not go with it
+// (SECURITY-CASES 132, CVE-2024-33530). The approved knocker is a member
+// and joins without the password (onPreJoin).
+func lobbyStripInvitePassword(_ context.Context, ev *muc.InviteEvent) error {
+	for _, x := range ev.Stanza.Elements() {
+		if x.Name.Space == muc.NSUser && x.Name.Local == "x" {
+			x.RemoveChildren(muc.NSUser, "password")
+		}
+	}
+	return nil
 }
 
 // onConfigSubmitted opens or closes the lobby as members-only changes.
@@ -465,8 +484,11 @@ func (l *lobbyInst) onPreJoin(ctx context.Context, ev *muc.JoinEvent) error {
 			}
 			return nil
 		}
-	} else if password != "" && pwEl == nil && r.Affiliation(from) == muc.AffiliationMember {
-		// An approved knocker need not know the password.
+	} else if password != "" && pwEl == nil && r.Affiliation(from).Rank() >= muc.AffiliationMember.Rank() {
+		// An approved knocker need not know the password. Jitsi checks for
+		// member only; token_affiliation (which runs first) may already
+		// have made an admitted moderator-token user owner, who must get
+		// in too (SECURITY-CASES 132).
 		join.Add(stanza.New(muc.NS, "password").AddText(password))
 	}
 	st := lobbyStateOf(r)

@@ -36,6 +36,7 @@ func MUCModules() []muc.Option {
 		muc.WithModule("muc_password_whitelist", MUCPasswordWhitelist),
 		muc.WithModule("muc_max_occupants", MUCMaxOccupants),
 		muc.WithModule("muc_hide_all", MUCHideAll),
+		muc.WithModule(MUCLimitMessagesName, MUCLimitMessages),
 	}
 }
 

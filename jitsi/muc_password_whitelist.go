@@ -2,7 +2,9 @@ package jitsi
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"mellium.im/xmpp/jid"
 
@@ -15,19 +17,31 @@ import (
 // join password-protected rooms without knowing the password, because
 // their join gets the room's password (priority -7, before the password
 // check at -20).
+//
+// The list is read again when the configuration is reloaded, as the Lua
+// module does on "config-reloaded".
 func MUCPasswordWhitelist(s *muc.Service) error {
-	list := map[string]bool{}
-	if o, ok := s.Option("muc_password_whitelist"); ok {
-		items, err := o.AsStrings()
-		if err != nil {
-			return err
+	var cur atomic.Pointer[map[string]bool]
+	read := func() error {
+		list := map[string]bool{}
+		if o, ok := s.Option("muc_password_whitelist"); ok {
+			items, err := o.AsStrings()
+			if err != nil {
+				return fmt.Errorf("jitsi: muc_password_whitelist: %w", err)
+			}
+			for _, it := range items {
+				list[strings.ToLower(it)] = true
+			}
 		}
-		for _, it := range items {
-			list[strings.ToLower(it)] = true
-		}
+		cur.Store(&list)
+		return nil
 	}
+	if err := read(); err != nil {
+		return err
+	}
+	s.OnReload(func(context.Context) error { return read() })
 	s.Events.OccupantPreJoin.On(-7, "muc_password_whitelist", func(_ context.Context, ev *muc.JoinEvent) error {
-		if !listed(list, ev.From) {
+		if !listed(*cur.Load(), ev.From) {
 			return nil
 		}
 		x := ev.Stanza.Child(muc.NS, "x")

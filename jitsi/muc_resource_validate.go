@@ -2,7 +2,9 @@ package jitsi
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"sync/atomic"
 
 	"github.com/parley-xmpp/parley/muc"
 )
@@ -56,32 +58,33 @@ func ValidMUCResource(nick string) bool {
 // (display names travel in <nick/>, not in the occupant JID). Health-check
 // rooms are exempt. The errors come from the occupant JID without a by
 // attribute, as Prosody's st.error_reply makes them.
+//
+// anonymous_strict and anonymous_auth_methods are read again when the
+// configuration is reloaded, as the Lua module does on "config-reloaded".
 func MUCResourceValidate(s *muc.Service) error {
-	cfg := s.Server().Config()
-	strict := false
-	if o, ok := s.Option(OptAnonymousStrict); ok {
-		b, err := o.AsBool()
+	var cur atomic.Pointer[rvOptions]
+	o, err := rvReadOptions(s)
+	if err != nil {
+		return err
+	}
+	cur.Store(o)
+	s.OnReload(func(context.Context) error {
+		o, err := rvReadOptions(s)
 		if err != nil {
 			return err
 		}
-		strict = b
-	}
-	methods := rvDefaultAnonymousMethods
-	if o, ok := s.Option(OptAnonymousAuthMethods); ok {
-		list, err := o.AsStrings()
-		if err != nil {
-			return err
-		}
-		methods = list
-	}
-	anonymousDomain := func(domain string) bool {
+		cur.Store(o)
+		s.Logger().Info("module reloaded", "module", MUCResourceValidateName, "anonymous_strict", o.strict)
+		return nil
+	})
+	anonymousDomain := func(methods []string, domain string) bool {
 		h := s.Server().Host(domain)
 		if h == nil {
 			return false
 		}
-		return slices.Contains(methods, cfg.String(h.Config, "authentication", "internal_hashed"))
+		return slices.Contains(methods, s.Server().Config().String(h.Config, "authentication", "internal_hashed"))
 	}
-	s.Logger().Info("module loaded", "module", MUCResourceValidateName, "anonymous_strict", strict)
+	s.Logger().Info("module loaded", "module", MUCResourceValidateName, "anonymous_strict", o.strict)
 	s.Events.OccupantPreJoin.On(11, MUCResourceValidateName, func(_ context.Context, ev *muc.JoinEvent) error {
 		if IsHealthCheckRoom(ev.Room.Node()) {
 			return nil
@@ -95,7 +98,7 @@ func MUCResourceValidate(s *muc.Service) error {
 			s.Logger().Warn("rejecting join with invalid MUC resource", "from", ev.From.String(), "nick", nick)
 			return &muc.Deny{Type: "cancel", Condition: "not-allowed", Text: ResourceValidateInvalidText}
 		}
-		if strict && anonymousDomain(ev.From.Domainpart()) {
+		if o := cur.Load(); o.strict && anonymousDomain(o.methods, ev.From.Domainpart()) {
 			prefix := user
 			if len(prefix) > 8 {
 				prefix = prefix[:8]
@@ -119,6 +122,33 @@ func MUCResourceValidate(s *muc.Service) error {
 		return nil
 	})
 	return nil
+}
+
+// rvOptions are the module's options.
+type rvOptions struct {
+	strict  bool
+	methods []string
+}
+
+// rvReadOptions reads anonymous_strict and anonymous_auth_methods from
+// the component's section of the configuration in effect.
+func rvReadOptions(s *muc.Service) (*rvOptions, error) {
+	o := &rvOptions{methods: rvDefaultAnonymousMethods}
+	if opt, ok := s.Option(OptAnonymousStrict); ok {
+		b, err := opt.AsBool()
+		if err != nil {
+			return nil, fmt.Errorf("jitsi: %s: %w", MUCResourceValidateName, err)
+		}
+		o.strict = b
+	}
+	if opt, ok := s.Option(OptAnonymousAuthMethods); ok {
+		list, err := opt.AsStrings()
+		if err != nil {
+			return nil, fmt.Errorf("jitsi: %s: %w", MUCResourceValidateName, err)
+		}
+		o.methods = list
+	}
+	return o, nil
 }
 
 // rvNick returns the resourcepart of an occupant JID string as given.

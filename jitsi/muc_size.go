@@ -71,6 +71,17 @@ type roomAPIConfig struct {
 	host   *server.Host
 	prefix string
 	tokens *jwt.Verifier // nil: no token check
+	// auth, when set, is the host's token provider: its verifier, which a
+	// configuration reload replaces, is used instead of tokens.
+	auth *TokenAuth
+}
+
+// verifier returns the token verifier to check requests with.
+func (c *roomAPIConfig) verifier() *jwt.Verifier {
+	if c.auth != nil {
+		return c.auth.Verifier()
+	}
+	return c.tokens
 }
 
 var (
@@ -151,7 +162,7 @@ func readRoomAPIConfig(h *server.Host, module string, tokens bool) (*roomAPIConf
 		return cfg, nil
 	}
 	if p, ok := h.Auth.(*TokenAuth); ok {
-		cfg.tokens = p.Verifier()
+		cfg.tokens, cfg.auth = p.Verifier(), p
 		return cfg, nil
 	}
 	v, err := VerifierForHost(srv, h.Name)
@@ -193,11 +204,12 @@ func (c *roomAPIConfig) verify(ctx context.Context, token, node, domain string) 
 	if token == "" {
 		return errors.New("no token provided")
 	}
-	claims, err := c.tokens.Verify(ctx, token)
+	v := c.verifier()
+	claims, err := v.Verify(ctx, token)
 	if err != nil {
 		return err
 	}
-	return c.tokens.VerifyRoom(claims, node, domain)
+	return v.VerifyRoom(claims, node, domain)
 }
 
 // withRoom runs f with the room held; it reports false when there is no

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"mellium.im/xmpp/jid"
 
@@ -69,18 +71,57 @@ func TokenVerification(s *muc.Service) error {
 	e.OccupantPreJoin.On(tokenVerificationPriority, "token_verification", func(_ context.Context, ev *muc.JoinEvent) error {
 		return tv.check(ev.Room, ev.From)
 	})
-	if tv.requireForModeration {
-		// Jitsi hooks the owner query at -1, before mod_muc's handler.
-		e.Stanza.On(-1, "token_verification", tv.checkOwnerSet)
-	}
+	tv.hookOwnerSet()
+	// Jitsi's util re-reads the token options on "config-reloaded".
+	s.OnReload(func(context.Context) error {
+		o, err := tv.readOptions()
+		if err != nil {
+			return err
+		}
+		tv.opts.Store(o)
+		tv.hookOwnerSet()
+		return nil
+	})
 	return nil
 }
 
 type tokenVerifier struct {
-	svc                  *muc.Service
-	v                    *jwt.Verifier
+	svc    *muc.Service
+	parent string     // the VirtualHost with the token settings
+	auth   *TokenAuth // its token provider, or nil
+	opts   atomic.Pointer[tvOptions]
+
+	mu          sync.Mutex
+	ownerHooked bool
+}
+
+// tvOptions are the options token_verification reads, replaced together
+// on a configuration reload.
+type tvOptions struct {
+	v                    *jwt.Verifier // when the parent host has no TokenAuth
 	allow                map[string]bool
 	requireForModeration bool
+}
+
+// hookOwnerSet puts checkOwnerSet on the stanza chain the first time
+// token_verification_require_token_for_moderation is on.
+func (tv *tokenVerifier) hookOwnerSet() {
+	tv.mu.Lock()
+	defer tv.mu.Unlock()
+	if tv.ownerHooked || !tv.opts.Load().requireForModeration {
+		return
+	}
+	tv.ownerHooked = true
+	// Jitsi hooks the owner query at -1, before mod_muc's handler.
+	tv.svc.Events.Stanza.On(-1, "token_verification", tv.checkOwnerSet)
+}
+
+// verifier returns the verifier of the parent host's token settings.
+func (tv *tokenVerifier) verifier() *jwt.Verifier {
+	if tv.auth != nil {
+		return tv.auth.Verifier()
+	}
+	return tv.opts.Load().v
 }
 
 func newTokenVerifier(s *muc.Service) (*tokenVerifier, error) {
@@ -94,33 +135,45 @@ func newTokenVerifier(s *muc.Service) (*tokenVerifier, error) {
 	if h == nil {
 		return nil, fmt.Errorf("jitsi: token_verification: %s needs a VirtualHost %q with the token settings", domain, parent)
 	}
-	tv := &tokenVerifier{svc: s, allow: map[string]bool{}}
-	if p, ok := h.Auth.(*TokenAuth); ok {
-		tv.v = p.Verifier()
-	} else {
-		v, err := VerifierForHost(srv, parent, jwt.WithLogger(s.Logger()))
-		if err != nil {
-			return nil, fmt.Errorf("jitsi: token_verification on %s: %w", domain, err)
-		}
-		tv.v = v
+	tv := &tokenVerifier{svc: s, parent: parent}
+	tv.auth, _ = h.Auth.(*TokenAuth)
+	o, err := tv.readOptions()
+	if err != nil {
+		return nil, err
 	}
-	if o, ok := s.Option(OptTokenAllowlist); ok {
-		items, err := o.AsStrings()
+	tv.opts.Store(o)
+	return tv, nil
+}
+
+// readOptions reads the module's options from the configuration in
+// effect (at load, and again after each reload).
+func (tv *tokenVerifier) readOptions() (*tvOptions, error) {
+	s := tv.svc
+	o := &tvOptions{allow: map[string]bool{}}
+	if tv.auth == nil {
+		v, err := VerifierForHost(s.Server(), tv.parent, jwt.WithLogger(s.Logger()))
+		if err != nil {
+			return nil, fmt.Errorf("jitsi: token_verification on %s: %w", s.Domain(), err)
+		}
+		o.v = v
+	}
+	if opt, ok := s.Option(OptTokenAllowlist); ok {
+		items, err := opt.AsStrings()
 		if err != nil {
 			return nil, fmt.Errorf("jitsi: token_verification: %w", err)
 		}
 		for _, it := range items {
-			tv.allow[strings.ToLower(it)] = true
+			o.allow[strings.ToLower(it)] = true
 		}
 	}
-	if o, ok := s.Option(OptTokenRequireTokenForModeration); ok {
-		b, err := o.AsBool()
+	if opt, ok := s.Option(OptTokenRequireTokenForModeration); ok {
+		b, err := opt.AsBool()
 		if err != nil {
 			return nil, fmt.Errorf("jitsi: token_verification: %w", err)
 		}
-		tv.requireForModeration = b
+		o.requireForModeration = b
 	}
-	return tv, nil
+	return o, nil
 }
 
 // exempt reports whether from needs no token: an admin of the component
@@ -129,7 +182,8 @@ func (tv *tokenVerifier) exempt(from jid.JID) bool {
 	if tv.svc.IsAdmin(from.String()) {
 		return true
 	}
-	return tv.allow[from.Domainpart()] || tv.allow[from.Bare().String()]
+	allow := tv.opts.Load().allow
+	return allow[from.Domainpart()] || allow[from.Bare().String()]
 }
 
 // check is verify_user: it returns nil to allow, else the refusal.
@@ -144,7 +198,7 @@ func (tv *tokenVerifier) check(r *muc.Room, from jid.JID) error {
 		// the main room, never the breakout room's generated name.
 		node, domain, _ = splitJID(main)
 	}
-	if err := tv.v.VerifyRoom(claims, node, domain); err != nil {
+	if err := tv.verifier().VerifyRoom(claims, node, domain); err != nil {
 		reason := jwt.ReasonOf(err)
 		tv.svc.Logger().Info("token not allowed to join", "from", from.String(), "room", r.JID(), "reason", reason)
 		text := jwt.RoomMismatchText
@@ -165,7 +219,7 @@ func (tv *tokenVerifier) checkOwnerSet(_ context.Context, ev *muc.StanzaEvent) e
 		return nil
 	}
 	q := el.FirstElement()
-	if q == nil || q.Name.Space != muc.NSOwner || q.Name.Local != "query" {
+	if q == nil || q.Name.Space != muc.NSOwner || q.Name.Local != "query" || !tv.opts.Load().requireForModeration {
 		return nil
 	}
 	if tv.svc.IsAdmin(ev.From.String()) {

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/parley-xmpp/parley/config"
 	"github.com/parley-xmpp/parley/server"
 	"github.com/parley-xmpp/parley/server/stanza"
 )
@@ -26,8 +29,13 @@ const (
 // TURNCredentialsModule is Jitsi's mod_turncredentials: urn:xmpp:extdisco:1
 // services with TURN REST credentials whose username is the expiry alone.
 // Without turncredentials_secret it logs an error and does nothing, as
-// the Lua module does.
-type TURNCredentialsModule struct{}
+// the Lua module does. Like the Lua module on "config-reloaded", it
+// re-reads its options when the configuration is reloaded
+// (turncredentials_reload.go).
+type TURNCredentialsModule struct {
+	mu    sync.Mutex
+	hosts map[string]*turnSettings // by VirtualHost
+}
 
 var _ server.Module = (*TURNCredentialsModule)(nil)
 
@@ -37,59 +45,97 @@ func NewTURNCredentials() *TURNCredentialsModule { return &TURNCredentialsModule
 // Name implements server.Module.
 func (*TURNCredentialsModule) Name() string { return TURNCredentialsName }
 
-// turnSettings are the options of one host.
+// turnSettings is the module on one host.
 type turnSettings struct {
+	srv     *server.Server
+	host    *server.Host
+	vals    atomic.Pointer[turnValues]
+	handled bool // the IQ handler is registered; guarded by the module's mu
+}
+
+// turnValues are the options of one host.
+type turnValues struct {
 	secret string
 	ttl    int64
 	items  []any
-	srv    *server.Server
+}
+
+// readTURNValues reads the options of the VirtualHost sec of cfg.
+func readTURNValues(cfg *config.Config, sec *config.Host) (*turnValues, error) {
+	wrap := func(err error) error { return fmt.Errorf("jitsi: %s on %s: %w", TURNCredentialsName, sec.Name, err) }
+	v := &turnValues{ttl: 86400}
+	if o, ok := cfg.Get(sec, OptTURNCredentialsSecret); ok {
+		s, err := o.AsString()
+		if err != nil {
+			return nil, wrap(err)
+		}
+		v.secret = s
+	}
+	if o, ok := cfg.Get(sec, OptTURNCredentialsTTL); ok {
+		n, err := o.AsInt()
+		if err != nil {
+			return nil, wrap(err)
+		}
+		v.ttl = n
+	}
+	if o, ok := cfg.Get(sec, OptTURNCredentials); ok {
+		v.items = o.AsList()
+	}
+	return v, nil
 }
 
 // Load implements server.Module.
-func (*TURNCredentialsModule) Load(_ context.Context, h *server.Host) error {
+func (m *TURNCredentialsModule) Load(_ context.Context, h *server.Host) error {
 	srv := h.Server()
-	cfg := srv.Config()
-	wrap := func(err error) error { return fmt.Errorf("jitsi: %s on %s: %w", TURNCredentialsName, h.Name, err) }
-	st := &turnSettings{ttl: 86400, srv: srv}
-	if o, ok := cfg.Get(h.Config, OptTURNCredentialsSecret); ok {
-		v, err := o.AsString()
-		if err != nil {
-			return wrap(err)
-		}
-		st.secret = v
+	v, err := readTURNValues(srv.Config(), h.Config)
+	if err != nil {
+		return err
 	}
-	if st.secret == "" {
-		srv.Logger().Error("turncredentials not configured", "host", h.Name)
-		return nil
+	st := &turnSettings{srv: srv, host: h}
+	st.vals.Store(v)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.hosts == nil {
+		m.hosts = map[string]*turnSettings{}
 	}
-	if o, ok := cfg.Get(h.Config, OptTURNCredentialsTTL); ok {
-		v, err := o.AsInt()
-		if err != nil {
-			return wrap(err)
-		}
-		st.ttl = v
-	}
-	if o, ok := cfg.Get(h.Config, OptTURNCredentials); ok {
-		st.items = o.AsList()
-	}
-	h.AddFeature(NSExtDisco1)
-	h.HandleIQ("get", NSExtDisco1, "services", st.handle)
+	m.hosts[h.Name] = st
+	st.enable()
 	return nil
 }
 
+// enable serves the services IQ once a secret is configured, or logs
+// that there is none. The module's mu is held.
+func (st *turnSettings) enable() {
+	if st.vals.Load().secret == "" {
+		st.srv.Logger().Error("turncredentials not configured", "host", st.host.Name)
+		return
+	}
+	if st.handled {
+		return
+	}
+	st.handled = true
+	st.host.AddFeature(NSExtDisco1)
+	st.host.HandleIQ("get", NSExtDisco1, "services", st.handle)
+}
+
 func (st *turnSettings) handle(_ context.Context, iq *server.IQ) (*stanza.Element, error) {
+	v := st.vals.Load()
+	if v.secret == "" {
+		// Reloaded without a secret: as if the module did nothing.
+		return nil, &server.StanzaError{Type: "cancel", Condition: "service-unavailable"}
+	}
 	from, err := jid.Parse(iq.Stanza.Get("from"))
 	if err != nil || from.Localpart() == "" || st.srv.Host(from.Domainpart()) == nil {
 		// The Lua handler ignores non-client origins; the request then
 		// gets Prosody's default answer.
 		return nil, &server.StanzaError{Type: "cancel", Condition: "service-unavailable"}
 	}
-	expires := st.srv.Clock()().Unix() + st.ttl
+	expires := st.srv.Clock()().Unix() + v.ttl
 	username := strconv.FormatInt(expires, 10)
-	password := turnPassword(st.secret, username)
+	password := turnPassword(v.secret, username)
 	services := stanza.New(NSExtDisco1, "services")
-	for _, v := range st.items {
-		item, ok := v.(map[string]any)
+	for _, it := range v.items {
+		item, ok := it.(map[string]any)
 		if !ok {
 			continue
 		}
@@ -110,7 +156,7 @@ func (st *turnSettings) handle(_ context.Context, iq *server.IQ) (*stanza.Elemen
 			if t, ok := item["transport"].(string); ok {
 				e.Set("transport", t)
 			}
-			e.Set("username", username).Set("password", password).Set("ttl", strconv.FormatInt(st.ttl, 10))
+			e.Set("username", username).Set("password", password).Set("ttl", strconv.FormatInt(v.ttl, 10))
 			host, _ := item["host"].(string)
 			if hosts, ok := item["hosts"].([]any); ok && len(hosts) > 0 {
 				if h, ok := hosts[rand.IntN(len(hosts))].(string); ok {

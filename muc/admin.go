@@ -34,7 +34,7 @@ func (r *Room) setAffiliation(ctx context.Context, actor, j string, a Affiliatio
 	}
 	target := pj.Bare().String()
 	hostOnly := pj.Localpart() == ""
-	if s.cfg.adminsAsOwners && a != AffiliationOwner && s.IsAdmin(target) {
+	if s.cfg().adminsAsOwners && a != AffiliationOwner && s.IsAdmin(target) {
 		return deny("modify", "not-acceptable", "", "")
 	}
 	prev, ok := r.affiliations[target]
@@ -211,10 +211,16 @@ func (r *Room) handleAdminSet(ctx context.Context, el *stanza.Element, q *stanza
 	}
 	nick := item.Get("nick")
 	if nick != "" {
-		if _, err := jid.New("x", "example.com", nick); err != nil {
+		pn, err := PrepareNick(nick)
+		if err == nil {
+			_, err = jid.New("x", "example.com", pn)
+		}
+		if err != nil {
 			r.replyError(el, deny("modify", "jid-malformed", "invalid nickname", ""))
 			return
 		}
+		// SECURITY-CASES 135: nicks are stored and compared prepared.
+		nick = pn
 	}
 	affAttr, roleAttr := item.Get("affiliation"), item.Get("role")
 	if itemJID == "" && nick != "" {

@@ -19,7 +19,7 @@ func (s *Service) registerBuiltins() {
 	e := &s.Events
 
 	// Room creation.
-	if s.cfg.locking {
+	if s.cfg().locking {
 		e.RoomPreCreate.On(10, builtin, s.lockNewRoom)
 	}
 	e.RoomPreCreate.On(1, builtin, s.applyDefaults)
@@ -34,7 +34,7 @@ func (s *Service) registerBuiltins() {
 	e.OccupantPreJoin.On(0, builtin, func(_ context.Context, ev *JoinEvent) error {
 		return reservedNick(ev.Room, ev.Occupant, ev.From)
 	})
-	if s.cfg.occupantID {
+	if s.cfg().occupantID {
 		e.OccupantPreJoin.On(0, builtin, func(_ context.Context, ev *JoinEvent) error {
 			ev.Room.stampOccupantID(ev.Stanza, ev.Occupant)
 			return nil
@@ -51,7 +51,7 @@ func (s *Service) registerBuiltins() {
 	e.OccupantPreChange.On(0, builtin, func(_ context.Context, ev *ChangeEvent) error {
 		return reservedNick(ev.Room, ev.Dest, ev.From)
 	})
-	if s.cfg.occupantID {
+	if s.cfg().occupantID {
 		e.OccupantPreChange.On(0, builtin, func(_ context.Context, ev *ChangeEvent) error {
 			ev.Room.stampOccupantID(ev.Stanza, ev.Dest)
 			return nil
@@ -66,7 +66,7 @@ func (s *Service) registerBuiltins() {
 	e.OccupantLeft.On(-1, builtin, s.destroyWhenEmpty)
 	e.MaybeDestroyRoom.On(-1, "room_destroy", s.destroyOnRequest)
 	e.RoomDestroyed.On(0, builtin, s.forgetDestroyed)
-	if s.cfg.tombstones {
+	if s.cfg().tombstones {
 		e.RoomDestroyed.On(-10, builtin, s.leaveTombstone)
 	}
 
@@ -83,17 +83,29 @@ func (s *Service) registerBuiltins() {
 		return nil
 	})
 	e.DiscoInfo.On(0, builtin, s.roomDiscoInfo)
+	e.Invite.On(0, builtin, invitePassword)
+}
+
+// invitePassword puts the room password in a mediated invitation
+// (XEP-0045 §7.8.2); Jitsi's lobby removes it again (SECURITY-CASES 132).
+func invitePassword(_ context.Context, ev *InviteEvent) error {
+	if pw := ev.Room.config.Password; pw != "" {
+		if x := ev.Stanza.Child(NSUser, "x"); x != nil {
+			x.Add(stanza.New(NSUser, "password").AddText(pw))
+		}
+	}
+	return nil
 }
 
 func (s *Service) lockNewRoom(_ context.Context, ev *RoomCreateEvent) error {
-	if ev.Stanza.Child(NS, "x") != nil {
-		ev.Room.lockedUntil = s.now().Add(s.cfg.lockTimeout)
+	if s.cfg().locking && ev.Stanza.Child(NS, "x") != nil {
+		ev.Room.lockedUntil = s.now().Add(s.cfg().lockTimeout)
 	}
 	return nil
 }
 
 func (s *Service) applyDefaults(_ context.Context, ev *RoomCreateEvent) error {
-	c := s.cfg.defaults
+	c := s.cfg().defaults
 	c.PresenceBroadcast = slices.Clone(c.PresenceBroadcast)
 	if lang := ev.Stanza.Lang(); lang != "" {
 		c.Language = lang
@@ -112,10 +124,10 @@ func (s *Service) passwordFromJoin(_ context.Context, ev *RoomCreateEvent) error
 // restrictCreation implements restrict_room_creation (SECURITY-CASES 121,
 // 122: admins of this component create rooms).
 func (s *Service) restrictCreation(_ context.Context, ev *RoomCreateEvent) error {
-	if s.cfg.restrict == "" || s.IsAdmin(ev.From.String()) {
+	if s.cfg().restrict == "" || s.IsAdmin(ev.From.String()) {
 		return nil
 	}
-	if s.cfg.restrict == "local" && s.isLocalUser(ev.From) {
+	if s.cfg().restrict == "local" && s.isLocalUser(ev.From) {
 		return nil
 	}
 	return deny("cancel", "not-allowed", "Room creation is restricted", s.domain)
@@ -251,14 +263,14 @@ func (s *Service) registerConfigFields() {
 			Desc: "Indicate the primary language spoken in this room", Datatype: "xs:language", Values: []string{ev.Room.config.Language}})
 	})
 	add(95, func(ev *ConfigFormEvent) {
-		if !s.cfg.allowPersistent && !s.IsAdmin(ev.Actor.String()) {
+		if !s.cfg().allowPersistent && !s.IsAdmin(ev.Actor.String()) {
 			return
 		}
 		ev.Form.Add(&Field{Var: "muc#roomconfig_persistentroom", Type: "boolean", Label: "Persistent (room should remain even when it is empty)",
 			Desc: "Rooms are automatically deleted when they are empty, unless this option is enabled", Values: optBoolValues(ev.Room.config.Persistent)})
 	})
 	add(91, func(ev *ConfigFormEvent) {
-		if !s.cfg.allowPublic && !s.IsAdmin(ev.Actor.String()) {
+		if !s.cfg().allowPublic && !s.IsAdmin(ev.Actor.String()) {
 			return
 		}
 		ev.Form.Add(&Field{Var: "muc#roomconfig_publicroom", Type: "boolean", Label: "Include room information in public lists",
@@ -279,6 +291,10 @@ func (s *Service) registerConfigFields() {
 	add(79, func(ev *ConfigFormEvent) {
 		ev.Form.Add(&Field{Var: "muc#roomconfig_changesubject", Type: "boolean", Label: "Allow anyone to set the room's subject",
 			Desc: "Choose whether anyone, or only moderators, may set the room's subject", Values: optBoolValues(ev.Room.config.ChangeSubject)})
+	})
+	add(78, func(ev *ConfigFormEvent) {
+		ev.Form.Add(&Field{Var: FieldAllowQueryUsers, Type: "boolean", Label: "Allow occupants to query other occupants",
+			Desc: "Whether occupants may send IQ requests to other occupants through the room", Values: boolValues(ev.Room.config.AllowQueryUsers)})
 	})
 	add(77, func(ev *ConfigFormEvent) {
 		ev.Form.Add(&Field{Var: "muc#roomconfig_moderatedroom", Type: "boolean", Label: "Moderated (require permission to speak)",
@@ -350,11 +366,11 @@ func (s *Service) applyConfig(ctx context.Context, ev *ConfigSubmitEvent) error 
 		case "muc#roomconfig_lang":
 			changed(setStr(&c.Language, sub.String(f)))
 		case "muc#roomconfig_persistentroom":
-			if s.cfg.allowPersistent || s.IsAdmin(ev.Actor.String()) {
+			if s.cfg().allowPersistent || s.IsAdmin(ev.Actor.String()) {
 				changed(setBool(&c.Persistent, sub.Bool(f)))
 			}
 		case "muc#roomconfig_publicroom":
-			if s.cfg.allowPublic || s.IsAdmin(ev.Actor.String()) {
+			if s.cfg().allowPublic || s.IsAdmin(ev.Actor.String()) {
 				changed(setBool(&c.Hidden, !sub.Bool(f)))
 			}
 		case "muc#roomconfig_roomsecret":
@@ -368,6 +384,8 @@ func (s *Service) applyConfig(ctx context.Context, ev *ConfigSubmitEvent) error 
 			changed(setBool(&c.AllowMemberInvites, sub.Bool(f)))
 		case "muc#roomconfig_changesubject":
 			changed(setBool(&c.ChangeSubject, sub.Bool(f)))
+		case FieldAllowQueryUsers:
+			changed(setBool(&c.AllowQueryUsers, sub.Bool(f)))
 		case "muc#roomconfig_moderatedroom":
 			changed(setBool(&c.Moderated, sub.Bool(f)))
 		case "muc#roomconfig_whois":
@@ -487,7 +505,7 @@ func (s *Service) roomDiscoInfo(_ context.Context, ev *DiscoInfoEvent) error {
 	feature(pick(c.Moderated, "muc_moderated", "muc_unmoderated"))
 	feature(pick(c.Persistent, "muc_persistent", "muc_temporary"))
 	feature(pick(c.Whois != WhoisAnyone, "muc_semianonymous", "muc_nonanonymous"))
-	if s.cfg.occupantID {
+	if s.cfg().occupantID {
 		feature(NSOccupantID)
 	}
 	ev.Form.Add(

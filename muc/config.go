@@ -9,6 +9,15 @@ import (
 	"github.com/parley-xmpp/parley/config"
 )
 
+// OptDefaultAllowQueryUsers is the component option that sets
+// RoomConfig.AllowQueryUsers of new rooms (default true), named like
+// Prosody's muc_room_default_* options after ejabberd's allow_query_users.
+const OptDefaultAllowQueryUsers = "muc_room_default_allow_query_users"
+
+// FieldAllowQueryUsers is the room configuration form field for
+// RoomConfig.AllowQueryUsers, as ejabberd names it.
+const FieldAllowQueryUsers = "allow_query_users"
+
 // settings are the component options mod_muc reads.
 type settings struct {
 	name string
@@ -71,6 +80,7 @@ func readSettings(cfg *config.Config, sec *config.Component) (settings, error) {
 	d.ChangeSubject = r.boolean("muc_room_default_change_subject", false)
 	d.HistoryLength = r.integer("muc_room_default_history_length", d.HistoryLength)
 	d.Language = r.str("muc_room_default_language", "")
+	d.AllowQueryUsers = r.boolean(OptDefaultAllowQueryUsers, true)
 	if o, ok := cfg.Get(sec, "muc_room_default_presence_broadcast"); ok {
 		roles, err := o.AsStrings()
 		if err != nil {

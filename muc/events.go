@@ -77,6 +77,11 @@ type Events struct {
 	// the room. Built-ins: role check (50), subject change (20),
 	// occupant-id and delay stripping (0).
 	Groupchat *hook.Chain[GroupchatEvent]
+	// Invite ("muc-invite") runs before a mediated invitation (XEP-0045
+	// §7.8.2) the room accepted goes to the invitee; handlers may edit the
+	// outgoing message. Built-in: the room password (0), as Prosody's
+	// password handling adds it. hook.ErrStop drops the invitation.
+	Invite *hook.Chain[InviteEvent]
 }
 
 func newEvents() Events {
@@ -98,6 +103,7 @@ func newEvents() Events {
 		Stanza:            hook.NewChain[StanzaEvent]("muc-stanza"),
 		Groupchat:         hook.NewChain[GroupchatEvent]("muc-occupant-groupchat"),
 		MaybeDestroyRoom:  hook.NewChain[MaybeDestroyEvent]("maybe-destroy-room"),
+		Invite:            hook.NewChain[InviteEvent]("muc-invite"),
 	}
 }
 
@@ -202,6 +208,19 @@ type PresenceEvent struct {
 	X *stanza.Element
 	// Nick (new nick of a 303), Actor (real JID) and Reason may be changed.
 	Nick, Actor, Reason string
+}
+
+// InviteEvent is the payload of Invite.
+type InviteEvent struct {
+	Room *Room
+	// Stanza is the invitation about to go to the invitee, from the room.
+	Stanza *stanza.Element
+	// Incoming is the message the inviter sent to the room.
+	Incoming *stanza.Element
+	// From is the inviter's real full JID.
+	From jid.JID
+	// Invitee is the JID the invitation goes to.
+	Invitee jid.JID
 }
 
 // HasStatus reports whether the broadcast carries status code.

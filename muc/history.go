@@ -17,7 +17,7 @@ type historyEntry struct {
 // historyLimit is the number of messages the room keeps (its
 // historylength, capped by max_history_messages).
 func (r *Room) historyLimit() int {
-	return min(r.config.HistoryLength, r.svc.cfg.maxHistory)
+	return min(r.config.HistoryLength, r.svc.cfg().maxHistory)
 }
 
 // addHistory records a broadcast message with a delay stamp.

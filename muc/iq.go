@@ -120,6 +120,11 @@ func (r *Room) handleIQToOccupant(_ context.Context, el *stanza.Element, from, t
 		r.Send(reply(el))
 		return
 	}
+	if !r.config.AllowQueryUsers {
+		// SECURITY-CASES 138: the room does not relay IQs to occupants.
+		r.replyError(el, deny("cancel", "not-allowed", "Queries to the conference members are not allowed in this room", r.jid))
+		return
+	}
 	out := el.ShallowCopy()
 	out.Set("id", encodeIQID(target.primary, el.Get("id"), r.sessionHash(from.String())))
 	out.Set("from", cur)
@@ -200,9 +205,9 @@ func (s *Service) serviceDiscoInfo(el, q *stanza.Element) *stanza.Element {
 		return deny("cancel", "item-not-found", "", "").Reply(el)
 	}
 	rq := stanza.New(NSDiscoInfo, "query")
-	rq.Add(stanza.New(NSDiscoInfo, "identity").Set("category", "conference").Set("type", "text").Set("name", s.cfg.name))
+	rq.Add(stanza.New(NSDiscoInfo, "identity").Set("category", "conference").Set("type", "text").Set("name", s.cfg().name))
 	feats := []string{NSDiscoInfo, NSDiscoItems, NS, NSUnique}
-	if s.cfg.occupantID {
+	if s.cfg().occupantID {
 		feats = append(feats, NSOccupantID)
 	}
 	if s.ping {

@@ -61,6 +61,13 @@ func (r *Room) handleGroupchat(ctx context.Context, el *stanza.Element, from jid
 
 // broadcastMessage records a message in the history when it is worth
 // keeping and sends it to every occupant.
+// BroadcastMessage sends msg to every occupant and keeps it in the
+// history when it is historic (Prosody's room:broadcast_message). Set its
+// from (the room or an occupant JID) and type before calling.
+func (r *Room) BroadcastMessage(ctx context.Context, msg *stanza.Element) {
+	r.broadcastMessage(ctx, msg)
+}
+
 func (r *Room) broadcastMessage(_ context.Context, msg *stanza.Element) {
 	if isHistoric(msg) {
 		r.addHistory(msg)
@@ -132,7 +139,7 @@ func (s *Service) groupchatStrip(_ context.Context, ev *GroupchatEvent) error {
 		keep = append(keep, n)
 	}
 	ev.Stanza.Nodes = keep
-	if s.cfg.occupantID && ev.Occupant != nil {
+	if s.cfg().occupantID && ev.Occupant != nil {
 		r.stampOccupantID(ev.Stanza, ev.Occupant)
 	}
 	return nil
@@ -204,7 +211,7 @@ func (r *Room) handleMessageToOccupant(ctx context.Context, el *stanza.Element, 
 	pm.Add(stanza.New(NSUser, "x"))
 	// SECURITY-CASES 142: the sender is always the sender's occupant JID.
 	pm.Set("from", cur)
-	if r.svc.cfg.occupantID {
+	if r.svc.cfg().occupantID {
 		if o := r.occupants[cur]; o != nil {
 			r.stampOccupantID(pm, o)
 		}
@@ -250,9 +257,6 @@ func (r *Room) handleInvite(ctx context.Context, el *stanza.Element, from jid.JI
 	}
 	x := stanza.New(NSUser, "x")
 	x.Add(stanza.New(NSUser, "invite").Set("from", fromAttr).Add(stanza.New(NSUser, "reason").AddText(reason)))
-	if r.config.Password != "" {
-		x.Add(stanza.New(NSUser, "password").AddText(r.config.Password))
-	}
 	msg.Add(x)
 	msg.Add(stanza.New(NSConference, "x").Set("jid", r.jid).AddText(reason))
 	if msg.Child("", "body") == nil {
@@ -262,6 +266,12 @@ func (r *Room) handleInvite(ctx context.Context, el *stanza.Element, from jid.JI
 		}
 		msg.Add(stanza.New(stanza.NSClient, "body").AddText(body))
 	}
+	ev := &InviteEvent{Room: r, Stanza: msg, Incoming: el, From: from, Invitee: invitee}
+	if err := r.svc.Events.Invite.Fire(ctx, ev); err != nil {
+		r.veto(ctx, "muc-invite", el, err)
+		return
+	}
+	msg = ev.Stanza
 	if r.config.MembersOnly && r.Affiliation(invitee.String()).Rank() <= AffiliationNone.Rank() {
 		if err := r.SetAffiliation(ctx, "", invitee.Bare().String(), AffiliationMember, "Invited by "+from.String()); err != nil {
 			r.svc.log.Debug("membership for invitee refused", "room", r.jid, "err", err)

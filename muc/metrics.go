@@ -91,6 +91,7 @@ func (m *metrics) observeHooks(e *Events) {
 	e.Groupchat.Observe(observe(e.Groupchat.Name()))
 	e.MaybeDestroyRoom.Observe(observe(e.MaybeDestroyRoom.Name()))
 	e.BroadcastPresence.Observe(observe(e.BroadcastPresence.Name()))
+	e.Invite.Observe(observe(e.Invite.Name()))
 	e.OccupantJoined.On(1<<20, "metrics", func(context.Context, *OccupantEvent) error {
 		m.occupants.Inc()
 		return nil

@@ -210,6 +210,9 @@ func encodeConfig(c *RoomConfig) storage.Table {
 	flag("moderated", c.Moderated)
 	flag("changesubject", c.ChangeSubject)
 	str("whois", c.Whois)
+	if !c.AllowQueryUsers {
+		t["allow_query_users"] = false
+	}
 	if c.HistoryLength != defaultHistoryLength {
 		t["history_length"] = float64(c.HistoryLength)
 	}
@@ -238,6 +241,9 @@ func decodeConfig(c *RoomConfig, t storage.Table) {
 	c.AllowMemberInvites, _ = t.Bool("allow_member_invites")
 	c.Moderated, _ = t.Bool("moderated")
 	c.ChangeSubject, _ = t.Bool("changesubject")
+	if b, ok := t.Bool("allow_query_users"); ok {
+		c.AllowQueryUsers = b
+	}
 	if w, ok := t.String("whois"); ok && (w == WhoisAnyone || w == WhoisModerators) {
 		c.Whois = w
 	}
@@ -266,11 +272,11 @@ type tombstone struct {
 
 func (s *Service) leaveTombstone(ctx context.Context, ev *DestroyEvent) error {
 	r := ev.Room
-	if !r.config.Persistent || r.tomb != nil {
+	if !s.cfg().tombstones || !r.config.Persistent || r.tomb != nil {
 		return nil
 	}
 	t := newRoom(s, r.jid)
-	t.tomb = &tombstone{until: s.now().Add(s.cfg.tombstoneExpiry), reason: ev.Reason, newJID: ev.NewJID}
+	t.tomb = &tombstone{until: s.now().Add(s.cfg().tombstoneExpiry), reason: ev.Reason, newJID: ev.NewJID}
 	t.config.Persistent = true
 	t.config.Hidden = true
 	s.mu.Lock()

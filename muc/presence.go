@@ -102,7 +102,7 @@ func (r *Room) firstPresence(ctx context.Context, el *stanza.Element, from, to j
 	if r.config.Whois == WhoisAnyone {
 		addStatus(x, "100")
 	}
-	if occ.JID != origJID {
+	if occ.JID != origJID || nickPrepared(ctx) {
 		addStatus(x, "210")
 	}
 	occ.setSession(real, el, false)
@@ -165,7 +165,7 @@ func (r *Room) handleNormalPresence(ctx context.Context, el *stanza.Element, fro
 	orig := r.OccupantByRealJID(real)
 	mucX := el.Child(NS, "x")
 	if orig == nil && mucX == nil && typ == "" {
-		r.replyError(el, deny("cancel", "item-not-found", "You are not currently connected to this chat", r.jid))
+		r.kickNonOccupant(el, from, to)
 		return
 	}
 	var dest *Occupant
@@ -277,7 +277,7 @@ func (r *Room) handleNormalPresence(ctx context.Context, el *stanza.Element, fro
 	if orig == nil && r.config.Whois == WhoisAnyone {
 		addStatus(selfX, "100")
 	}
-	if nickChanged {
+	if nickChanged || (nickPrepared(ctx) && orig != dest) {
 		addStatus(selfX, "210")
 	}
 	r.publicise(ctx, dest, xset{base: userX(), self: selfX}, publishOpts{prevRole: origRole})
@@ -296,6 +296,27 @@ func (r *Room) handleNormalPresence(ctx context.Context, el *stanza.Element, fro
 		}
 		r.sessionNew(ctx, real, el)
 	}
+}
+
+// kickNonOccupant answers available presence without a MUC <x/> from a
+// session that is not in the room (SECURITY-CASES 143). XEP-0045 (since
+// 1.32) recommends telling such a desynchronised client that it is not
+// joined with the presence of a removal by the service: unavailable, role
+// none, status codes 110 (self), 307 (kicked) and 333 (technical reasons).
+// Prosody answers with a cancel/item-not-found error instead; both make a
+// client rejoin, the kick is what current clients look for. Nobody else
+// in the room is told, since nobody else saw the session.
+func (r *Room) kickNonOccupant(el *stanza.Element, from, to jid.JID) {
+	pr := stanza.New(stanza.NSClient, "presence").Set("from", to.String()).Set("to", from.String()).Set("type", "unavailable")
+	if id := el.Get("id"); id != "" {
+		pr.Set("id", id)
+	}
+	x := userX()
+	addItem(x, r.Affiliation(from.String()), RoleNone, "", "", "", "", "")
+	addStatus(x, "110")
+	addStatus(x, "307")
+	addStatus(x, "333")
+	r.Send(pr.Add(x))
 }
 
 // respondToProbe answers a presence probe from an occupant.

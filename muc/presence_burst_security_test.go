@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/parley-xmpp/parley/muc"
+	"github.com/parley-xmpp/parley/server"
 	"github.com/parley-xmpp/parley/server/servertest"
 	"github.com/parley-xmpp/parley/server/stanza"
 )
@@ -68,5 +69,48 @@ func TestPresenceBurst400(t *testing.T) {
 	}
 	if len(seen) != others {
 		t.Fatalf("the joiner got %d occupant presences before its own, want %d", len(seen), others)
+	}
+}
+
+// BenchmarkPresenceBurst400 measures SECURITY-CASES 173 over TCP: one op
+// is a client joining a room of 399 others, reading the 399 presences and
+// its own, then leaving (a community report puts the join at about 10 s on
+// Prosody 0.11).
+func BenchmarkPresenceBurst400(b *testing.B) {
+	const others = 399
+	srv := servertest.Start(b, `
+allow_unencrypted_plain_auth = true
+VirtualHost "localhost"
+Component "conference.localhost" "muc"
+    muc_room_locking = false
+`, servertest.WithServerOptions(server.WithComponentType("muc", muc.Factory())))
+	bots := &burstBots{}
+	if err := srv.AddComponent("bots.localhost", bots); err != nil {
+		b.Fatal(err)
+	}
+	roomJID := room("burst")
+	for i := 0; i < others; i++ {
+		n := strconv.Itoa(i)
+		srv.Route(context.Background(), stanza.New(stanza.NSClient, "presence").
+			Set("from", "bot"+n+"@bots.localhost/r").Set("to", roomJID+"/bot"+n).
+			Add(stanza.New(muc.NS, "x")))
+	}
+	servertest.Eventually(b, "399 occupants", func() bool { return bots.joined.Load() == others })
+	srv.CreateUser("joiner", "localhost", "pw")
+	c := servertest.DialRaw(b, srv.C2SAddr)
+	c.Login("localhost", "joiner", "pw", "r")
+	self := roomJID + "/joiner"
+	for b.Loop() {
+		c.Write(`<presence to='` + self + `'><x xmlns='` + muc.NS + `'/></presence>`)
+		n := 0
+		for p := c.Next(); p.Get("from") != self; p = c.Next() {
+			n++
+		}
+		if n != others {
+			b.Fatalf("%d presences before the joiner's own, want %d", n, others)
+		}
+		c.Write(`<presence to='` + self + `' type='unavailable'/>`)
+		for p := c.Next(); p.Get("from") != self; p = c.Next() {
+		}
 	}
 }

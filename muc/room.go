@@ -36,6 +36,14 @@ type RoomConfig struct {
 	DefaultHistoryMessages int
 	// PresenceBroadcast lists the roles whose presence is broadcast.
 	PresenceBroadcast []Role
+	// AllowQueryUsers lets occupants send IQs to other occupants through
+	// the room (XEP-0045 §7.7 IQ relaying); when false such IQs get
+	// cancel/not-allowed (SECURITY-CASES 138). It is ejabberd's
+	// allow_query_users: the config form field "allow_query_users" (the
+	// name ejabberd uses; XEP-0045's registry has none) and the component
+	// option muc_room_default_allow_query_users (default true) set it.
+	// Self-pings (XEP-0410) are always answered.
+	AllowQueryUsers bool
 }
 
 const defaultHistoryLength = 20
@@ -49,6 +57,7 @@ func defaultRoomConfig() RoomConfig {
 		HistoryLength:          defaultHistoryLength,
 		DefaultHistoryMessages: defaultHistoryLength,
 		PresenceBroadcast:      []Role{RoleVisitor, RoleParticipant, RoleModerator},
+		AllowQueryUsers:        true,
 	}
 }
 
@@ -277,7 +286,7 @@ func (r *Room) Affiliation(j string) Affiliation {
 	if !ok {
 		return AffiliationNone
 	}
-	if r.svc.cfg.adminsAsOwners && r.svc.admins[bare] {
+	if c := r.svc.cfg(); c.adminsAsOwners && c.admins[bare] {
 		return AffiliationOwner
 	}
 	if a, ok := r.affiliations[bare]; ok {

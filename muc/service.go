@@ -34,8 +34,7 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	rand   io.Reader
-	cfg    settings
-	admins map[string]bool
+	live   mucLive // options Reload replaces (reload.go)
 	store  *roomStore
 	met    *metrics
 	// ping is set when modules_enabled names "ping": the service then
@@ -80,8 +79,6 @@ func New(ctx context.Context, ch *server.ComponentHost, opts ...Option) (*Servic
 		log:    o.log,
 		now:    o.now,
 		rand:   o.rand,
-		cfg:    st,
-		admins: map[string]bool{},
 		rooms:  map[string]*Room{},
 	}
 	if s.log == nil {
@@ -94,13 +91,7 @@ func New(ctx context.Context, ch *server.ComponentHost, opts ...Option) (*Servic
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}
-	for _, a := range cfg.Admins(ch.Config) {
-		if j, err := jid.Parse(a); err == nil {
-			s.admins[j.Bare().String()] = true
-		} else {
-			s.log.Warn("ignoring invalid admin JID", "jid", a)
-		}
-	}
+	s.live.store(cfg, ch.Config, st, s.readAdmins(cfg, ch.Config))
 	s.met = newMetrics(srv, s)
 	s.met.observeHooks(&s.Events)
 	s.store = newRoomStore(s)
@@ -145,20 +136,22 @@ func (s *Service) Now() time.Time { return s.now() }
 // Modules lists the modules loaded from modules_enabled.
 func (s *Service) Modules() []string { return slices.Clone(s.loaded) }
 
-// ConfigSection returns the component's config section.
-func (s *Service) ConfigSection() *config.Component { return s.ch.Config }
+// ConfigSection returns the component's config section (from the
+// configuration last reloaded).
+func (s *Service) ConfigSection() *config.Component { return s.cfg().sec }
 
 // Option looks up an option of the component (inherited from the global
 // section as Prosody's module:get_option does).
 func (s *Service) Option(key string) (*config.Option, bool) {
-	return s.srv.Config().Get(s.ch.Config, key)
+	c := s.cfg()
+	return c.conf.Get(c.sec, key)
 }
 
 // IsAdmin reports whether the (real) JID j is an admin of this component:
 // listed in its own admins or the global admins.
 func (s *Service) IsAdmin(j string) bool {
 	bare, ok := normalBare(j)
-	return ok && s.admins[bare]
+	return ok && s.cfg().admins[bare]
 }
 
 // SessionAlive reports whether a real full JID still has a session. It is
@@ -333,6 +326,15 @@ func (s *Service) Deliver(ctx context.Context, el *stanza.Element) {
 		s.replyNow(ctx, el, deny("modify", "jid-malformed", "", s.domain))
 		return
 	}
+	// SECURITY-CASES 135: nicks are compared in their prepared form.
+	to, changed, err := prepareOccupantJID(to)
+	if err != nil {
+		s.replyNow(ctx, el, deny("modify", "jid-malformed", "Invalid nickname", s.domain))
+		return
+	}
+	if changed {
+		ctx = withNickPrepared(ctx)
+	}
 	el.Set("from", from.String())
 	el.Set("to", to.String())
 	if to.Localpart() == "" {
@@ -485,7 +487,7 @@ func (s *Service) CreateRoom(ctx context.Context, roomJID string, setup func(*Ro
 			r.mu.Unlock()
 			continue
 		}
-		c := s.cfg.defaults
+		c := s.cfg().defaults
 		c.PresenceBroadcast = slices.Clone(c.PresenceBroadcast)
 		r.config = c
 		if setup != nil {
