@@ -3,7 +3,6 @@ package jitsi_test
 import (
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -124,28 +123,10 @@ rate_limit_session_rate = 500
 	}
 }
 
-// rlClock is a clock the test moves.
-type rlClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *rlClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *rlClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // A limited address's new sessions are throttled until rate_limit_timeout
 // has passed since it was last over the rate; then the limit is lifted.
 func TestRateLimitTimeout(t *testing.T) {
-	clk := &rlClock{now: time.Now()}
+	clk := servertest.NewClock(time.Now())
 	srv := rlStart(t, `
 rate_limit_whitelist = {}
 rate_limit_login_rate = 1
@@ -160,13 +141,13 @@ rate_limit_timeout = 60
 	}
 	// 30 s later the login bucket is full again, but the address is
 	// still limited: the entry stays.
-	clk.Add(30 * time.Second)
+	clk.Advance(30 * time.Second)
 	servertest.DialRaw(t, srv.C2SAddr).Login("example.com", "dave", "secret", "d")
 	if got := srv.Metric(rlLimitedIP); got != 1 {
 		t.Fatalf("%s = %v within the timeout, want 1", rlLimitedIP, got)
 	}
 	// Past the timeout, the next session lifts the limit.
-	clk.Add(61 * time.Second)
+	clk.Advance(61 * time.Second)
 	servertest.DialRaw(t, srv.C2SAddr).Login("example.com", "dave", "secret", "e")
 	if got := srv.Metric(rlLimitedIP); got != 0 {
 		t.Fatalf("%s = %v after the timeout, want 0", rlLimitedIP, got)

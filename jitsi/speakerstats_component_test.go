@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/url"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,30 +18,12 @@ import (
 	"github.com/parley-xmpp/parley/server/websocket"
 )
 
-// scClock is a settable clock for the speakerstats timings.
-type scClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *scClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *scClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // scEnv is a server with the stock Jitsi layout for the speakerstats,
 // end_conference and conference_duration tests.
 type scEnv struct {
 	t     *testing.T
 	srv   *servertest.Server
-	clock *scClock
+	clock *servertest.Clock
 }
 
 const (
@@ -52,7 +33,7 @@ const (
 
 func newSCEnv(t *testing.T, extraHost, extraMUC string) *scEnv {
 	t.Helper()
-	clk := &scClock{now: time.Date(2026, 3, 4, 5, 6, 7, 250e6, time.UTC)}
+	clk := servertest.NewClock(time.Date(2026, 3, 4, 5, 6, 7, 250e6, time.UTC))
 	cfg := `
 modules_enabled = { "websocket" }
 consider_websocket_secure = true

@@ -32,6 +32,17 @@ func sendBurst(t *testing.T, from, to *servertest.Raw, toJID string, n, size int
 	}
 }
 
+// aliceAndBob logs alice and bob in over TCP and returns bob's full JID.
+func aliceAndBob(t *testing.T, srv *servertest.Server) (alice, bob *servertest.Raw, bobJID string) {
+	t.Helper()
+	srv.CreateUser("alice", "example.com", "secret")
+	srv.CreateUser("bob", "example.com", "secret")
+	alice = servertest.DialRaw(t, srv.C2SAddr)
+	alice.Login("example.com", "alice", "secret", "a")
+	bob = servertest.DialRaw(t, srv.C2SAddr)
+	return alice, bob, bob.Login("example.com", "bob", "secret", "b")
+}
+
 // SECURITY-CASES 151: limits are on by default. With no `limits` option, a
 // client outside parley_connection_limit_exempt gets parley_session_rate;
 // over it, its reads pause and nothing is lost or reordered.
@@ -43,12 +54,7 @@ parley_session_rate = "4kb/s"
 parley_ip_rate = false
 VirtualHost "example.com"
 `)
-	srv.CreateUser("alice", "example.com", "secret")
-	srv.CreateUser("bob", "example.com", "secret")
-	alice := servertest.DialRaw(t, srv.C2SAddr)
-	alice.Login("example.com", "alice", "secret", "a")
-	bob := servertest.DialRaw(t, srv.C2SAddr)
-	bobJID := bob.Login("example.com", "bob", "secret", "b")
+	alice, bob, bobJID := aliceAndBob(t, srv)
 	// 12 KB: more than the 8 KB burst.
 	sendBurst(t, alice, bob, bobJID, 40, 300)
 	if got := srv.Metric(throttledReads); got == 0 {
@@ -65,12 +71,7 @@ parley_session_rate = "1kb/s"
 parley_ip_rate = "1kb/s"
 VirtualHost "example.com"
 `)
-	srv.CreateUser("alice", "example.com", "secret")
-	srv.CreateUser("bob", "example.com", "secret")
-	alice := servertest.DialRaw(t, srv.C2SAddr)
-	alice.Login("example.com", "alice", "secret", "a")
-	bob := servertest.DialRaw(t, srv.C2SAddr)
-	bobJID := bob.Login("example.com", "bob", "secret", "b")
+	alice, bob, bobJID := aliceAndBob(t, srv)
 	sendBurst(t, alice, bob, bobJID, 40, 300)
 	if got := srv.Metric(throttledReads); got != 0 {
 		t.Fatalf("%s = %v for loopback clients, want 0", throttledReads, got)
