@@ -37,6 +37,7 @@ func MUCModules() []muc.Option {
 		muc.WithModule("muc_max_occupants", MUCMaxOccupants),
 		muc.WithModule("muc_hide_all", MUCHideAll),
 		muc.WithModule(MUCLimitMessagesName, MUCLimitMessages),
+		muc.WithModule(RateLimitName, MUCRateLimitModule()),
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/jitsi"
+	"github.com/parley-xmpp/parley/muc"
 	"github.com/parley-xmpp/parley/server"
 	"github.com/parley-xmpp/parley/server/servertest"
 )
@@ -51,13 +52,13 @@ func rlSend(t *testing.T, from, to *servertest.Raw, toJID string, n, size int) {
 
 // SECURITY-CASES 153: sessions opened from one address faster than
 // rate_limit_login_rate get that address limited, and the session over
-// the rate has its reads throttled to rate_limit_session_rate: slowed,
+// the rate has its reads throttled to rate_limit_ip_rate: slowed,
 // not disconnected. Sessions opened before are not throttled.
 func TestRateLimitLoginRate(t *testing.T) {
 	srv := rlStart(t, `
 rate_limit_whitelist = {}
 rate_limit_login_rate = 1
-rate_limit_session_rate = 500
+rate_limit_ip_rate = 500
 `)
 	// The burst is two logins.
 	bob := servertest.DialRaw(t, srv.C2SAddr)
@@ -151,5 +152,44 @@ rate_limit_timeout = 60
 	servertest.DialRaw(t, srv.C2SAddr).Login("example.com", "dave", "secret", "e")
 	if got := srv.Metric(rlLimitedIP); got != 0 {
 		t.Fatalf("%s = %v after the timeout, want 0", rlLimitedIP, got)
+	}
+}
+
+// docker-jitsi-meet enables rate_limit in the main MUC's modules_enabled,
+// with its options in that section; sessions that bind on a host of
+// rate_limit_whitelist_hosts (the recorder's hidden domain) are exempt.
+func TestRateLimitAsMUCModule(t *testing.T) {
+	srv := servertest.Start(t, `
+allow_unencrypted_plain_auth = true
+VirtualHost "example.com"
+VirtualHost "hidden.example.com"
+Component "conference.example.com" "muc"
+    modules_enabled = { "rate_limit" }
+    rate_limit_whitelist = {}
+    rate_limit_login_rate = 100
+    rate_limit_message_rate = 1
+    rate_limit_session_rate = 500
+    rate_limit_whitelist_hosts = { "hidden.example.com" }
+`, servertest.WithServerOptions(server.WithComponentType("muc", muc.Factory(jitsi.MUCModules()...))))
+	srv.CreateUser("bob", "example.com", "secret")
+	srv.CreateUser("recorder", "hidden.example.com", "secret")
+	srv.CreateUser("alice", "example.com", "secret")
+	bob := servertest.DialRaw(t, srv.C2SAddr)
+	bobJID := bob.Login("example.com", "bob", "secret", "b")
+
+	rec := servertest.DialRaw(t, srv.C2SAddr)
+	rec.Login("hidden.example.com", "recorder", "secret", "r")
+	rlSend(t, rec, bob, bobJID, 3, 10) // over the message rate, but exempt
+	rlSend(t, rec, bob, bobJID, 8, 250)
+	if got := srv.Metric(rlThrottled); got != 0 {
+		t.Fatalf("%s = %v for a session on a whitelisted host, want 0", rlThrottled, got)
+	}
+
+	alice := servertest.DialRaw(t, srv.C2SAddr)
+	alice.Login("example.com", "alice", "secret", "a")
+	rlSend(t, alice, bob, bobJID, 3, 10)
+	rlSend(t, alice, bob, bobJID, 8, 250)
+	if got := srv.Metric(rlThrottled); got == 0 {
+		t.Fatalf("%s = 0: the MUC-loaded module did not throttle a session over the message rate", rlThrottled)
 	}
 }

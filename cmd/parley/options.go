@@ -62,6 +62,7 @@ var usedOptions = map[string]bool{
 	"rate_limit_login_rate": true, "rate_limit_session_rate": true, "rate_limit_timeout": true,
 	"rate_limit_whitelist": true, "rate_limit_whitelist_jids": true, "rate_limit_cache_size": true,
 	"rate_limit_presence_rate": true, "rate_limit_iq_rate": true, "rate_limit_message_rate": true,
+	"rate_limit_ip_rate": true, "rate_limit_whitelist_hosts": true,
 	// parley's own
 	"parley_max_connections_per_ip": true, "parley_connection_limit_exempt": true,
 	"parley_session_rate": true, "parley_ip_rate": true,
