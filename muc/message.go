@@ -136,6 +136,11 @@ func (s *Service) groupchatStrip(_ context.Context, ev *GroupchatEvent) error {
 			((n.El.Name.Space == NSDelay && n.El.Name.Local == "delay") || (n.El.Name.Space == NSLegacyDel && n.El.Name.Local == "x")) {
 			continue
 		}
+		// A stanza id claiming to be the room's (XEP-0359) is the room's
+		// to give, as Prosody's mod_muc_mam strips it (SECURITY-CASES 28).
+		if n.El != nil && n.El.Name.Space == NSStanzaID && n.El.Name.Local == "stanza-id" && n.El.Get("by") == r.jid {
+			continue
+		}
 		keep = append(keep, n)
 	}
 	ev.Stanza.Nodes = keep

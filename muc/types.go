@@ -26,6 +26,7 @@ const (
 	NSOccupantID = "urn:xmpp:occupant-id:0"
 	NSPing       = "urn:xmpp:ping"
 	NSHints      = "urn:xmpp:hints"
+	NSStanzaID   = "urn:xmpp:sid:0"
 )
 
 // Role is an occupant's role in a room (XEP-0045 §5.1).

@@ -26,9 +26,9 @@ func (t *tcpTransport) newReader(ctx context.Context, s *Session, lim stanza.Lim
 	t.rd = stanza.NewReader(&throttledReader{ctx: ctx, r: t.conn, s: s}, lim)
 }
 
-// unlimit raises the stanza size limit, for unlimited_jids. It runs on
-// the reader goroutine (during SASL).
-func (t *tcpTransport) unlimit(maxStanza int) { t.rd.SetMaxStanza(maxStanza) }
+// UnlimitSize implements SizeUnlimiter. It runs on the reader goroutine
+// (during SASL).
+func (t *tcpTransport) UnlimitSize(maxStanza int) { t.rd.SetMaxStanza(maxStanza) }
 
 func (t *tcpTransport) Kind() string { return "c2s" }
 

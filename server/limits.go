@@ -144,10 +144,12 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// unlimiter is implemented by transports whose size limit can be lifted
-// for a trusted account (limits_exception).
-type unlimiter interface {
-	unlimit(maxStanza int)
+// SizeUnlimiter is implemented by transports whose stanza size limit can
+// be raised for an account in unlimited_jids (limits_exception). The
+// session calls it on the transport's reader goroutine, when SASL
+// succeeds.
+type SizeUnlimiter interface {
+	UnlimitSize(maxStanza int)
 }
 
 // throttle is a token bucket that pauses a connection's reads: nothing is

@@ -219,13 +219,41 @@ func (s *Session) Take(dst [][]byte) (frames [][]byte, final []byte, closed bool
 // the session closed. Transports wait on it between Take calls.
 func (s *Session) Wake() <-chan struct{} { return s.queue().signal }
 
+// maxLangTag is the longest language tag parley takes from a stream
+// header: the length RFC 5646 §4.4.1 asks implementations to support.
+const maxLangTag = 35
+
+// validLangTag reports whether tag looks like a BCP 47 language tag of at
+// most maxLangTag bytes: subtags of letters and digits joined by hyphens.
+// The stream's language is stamped on every stanza the client sends, so a
+// longer or malformed one is ignored rather than copied onto each of them
+// (SECURITY-CASES 17).
+func validLangTag(tag string) bool {
+	if tag == "" || len(tag) > maxLangTag || tag[0] == '-' || tag[len(tag)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(tag); i++ {
+		c := tag[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '-' && tag[i-1] != '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // Open handles the peer's stream header (or WebSocket <open/>).
 func (s *Session) Open(h stanza.Header) error {
 	if s.state != stateAwaitHeader {
 		return streamErr(stream.BadFormat, "unexpected stream header")
 	}
 	host := s.srv.vhost(h.To)
-	s.lang = h.Lang
+	s.lang = ""
+	if validLangTag(h.Lang) {
+		s.lang = h.Lang
+	}
 	s.sendHeader(h)
 	switch {
 	case h.To == "":
@@ -408,8 +436,8 @@ func (s *Session) saslStep(ctx context.Context, el *stanza.Element) (Action, err
 	s.username = user
 	if s.srv.unlimited[user+"@"+s.host.Name] {
 		s.unlimitIn()
-		if u, ok := s.t.(unlimiter); ok {
-			u.unlimit(s.srv.unlimitedSize)
+		if u, ok := s.t.(SizeUnlimiter); ok {
+			u.UnlimitSize(s.srv.unlimitedSize)
 		}
 	}
 	s.push(s.t.Frame(stanza.New(nsSASL, "success").AddText(encodeSASL(out))))

@@ -56,6 +56,7 @@ func (c *Raw) ReadHeader() stanza.Header {
 // Next reads the next top-level element.
 func (c *Raw) Next() *stanza.Element {
 	c.T.Helper()
+	_ = c.Conn.SetReadDeadline(time.Now().Add(Wait))
 	el, err := c.R.Next()
 	if err != nil {
 		c.T.Fatalf("servertest: read: %v", err)

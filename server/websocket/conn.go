@@ -45,10 +45,11 @@ type conn struct {
 	secure bool
 	params map[string]string
 
-	opened       bool         // reader-owned: the current stream has a server <open/>
-	draining     bool         // reader-owned: the session ended; waiting for the close frame
-	code         atomic.Int32 // close code of the final close frame (default 1000)
-	writerCloses atomic.Bool  // the reader is gone: the writer closes the connection
+	limits       stanza.Limits // reader-owned: raised for unlimited_jids
+	opened       bool          // reader-owned: the current stream has a server <open/>
+	draining     bool          // reader-owned: the session ended; waiting for the close frame
+	code         atomic.Int32  // close code of the final close frame (default 1000)
+	writerCloses atomic.Bool   // the reader is gone: the writer closes the connection
 }
 
 // closeTimeout bounds the wait for the client's close frame (Prosody's
@@ -151,9 +152,10 @@ func (c *conn) run() {
 // readLoop reads one message at a time until the session or the connection
 // ends.
 func (c *conn) readLoop(ctx context.Context) readEnd {
-	ws, max := c.ws, c.m.limits.MaxStanza
-	if max <= 0 {
-		max = stanza.DefaultMaxStanza
+	ws := c.ws
+	c.limits = c.m.limits
+	if c.limits.MaxStanza <= 0 {
+		c.limits.MaxStanza = stanza.DefaultMaxStanza
 	}
 	// The auth timeout is a read deadline too, so that this goroutine,
 	// which drives the session, is the one that closes it: until a
@@ -214,6 +216,7 @@ func (c *conn) readLoop(ctx context.Context) readEnd {
 		// stream error could go out. Reading one byte past the limit is
 		// enough to know (SECURITY-CASES #69); the rest of the message is
 		// skipped while draining.
+		max := c.limits.MaxStanza
 		_, err = buf.ReadFrom(io.LimitReader(r, int64(max)+1))
 		if err != nil {
 			c.m.bufs.Put(buf)
@@ -238,7 +241,7 @@ func (c *conn) readLoop(ctx context.Context) readEnd {
 		// Over its byte rates, the client waits before this message is
 		// handled (mod_limits semantics: paused, not dropped).
 		_ = c.s.ThrottleIn(ctx, buf.Len())
-		el, err := stanza.Parse(buf.Bytes(), c.m.limits)
+		el, err := stanza.Parse(buf.Bytes(), c.limits)
 		if buf.Cap() <= 64<<10 {
 			c.m.bufs.Put(buf)
 		}
@@ -450,6 +453,11 @@ func (c *conn) Closing() []byte { return []byte(closeFrame) }
 
 // Secure implements server.Transport.
 func (c *conn) Secure() bool { return c.secure }
+
+// UnlimitSize implements server.SizeUnlimiter: messages of an account in
+// unlimited_jids may be up to maxStanza bytes. It runs on the reader
+// goroutine, which handles the SASL exchange.
+func (c *conn) UnlimitSize(maxStanza int) { c.limits.MaxStanza = maxStanza }
 
 // RemoteAddr implements server.Transport.
 func (c *conn) RemoteAddr() string { return c.remote }
