@@ -2,7 +2,6 @@ package jitsi_test
 
 import (
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -33,23 +32,6 @@ VirtualHost "example.com"
 	return srv
 }
 
-// rlSend has from send n chat messages of size bytes to toJID; to reads
-// them all, in order: throttled sessions lose nothing.
-func rlSend(t *testing.T, from, to *servertest.Raw, toJID string, n, size int) {
-	t.Helper()
-	var b strings.Builder
-	for i := 0; i < n; i++ {
-		b.WriteString(`<message type='chat' id='r` + strconv.Itoa(i) + `' to='` + toJID + `'><body>` +
-			strings.Repeat("q", size) + `</body></message>`)
-	}
-	go from.Conn.Write([]byte(b.String()))
-	for i := 0; i < n; i++ {
-		if m := to.Next(); m.Get("id") != "r"+strconv.Itoa(i) {
-			t.Fatalf("message %d arrived as %s", i, m)
-		}
-	}
-}
-
 // SECURITY-CASES 153: sessions opened from one address faster than
 // rate_limit_login_rate get that address limited, and the session over
 // the rate has its reads throttled to rate_limit_ip_rate: slowed,
@@ -68,7 +50,7 @@ rate_limit_ip_rate = 500
 	if got := srv.Metric(rlLimitedIP); got != 0 {
 		t.Fatalf("%s = %v after two logins, want 0", rlLimitedIP, got)
 	}
-	rlSend(t, alice, bob, bobJID, 10, 300)
+	servertest.SendChatBurst(t, alice, bob, bobJID, 10, 300)
 	if got := srv.Metric(rlThrottled); got != 0 {
 		t.Fatalf("%s = %v for a session opened within the login rate, want 0", rlThrottled, got)
 	}
@@ -79,7 +61,7 @@ rate_limit_ip_rate = 500
 		t.Fatalf("%s = %v after a third login in a burst of two, want 1", rlLimitedIP, got)
 	}
 	// 2.5 KB at 500 B/s with a 1 KB burst: paused, all delivered.
-	rlSend(t, carol, bob, bobJID, 8, 250)
+	servertest.SendChatBurst(t, carol, bob, bobJID, 8, 250)
 	if got := srv.Metric(rlThrottled); got == 0 {
 		t.Fatalf("%s = 0: the session over the login rate was not throttled", rlThrottled)
 	}
@@ -111,14 +93,14 @@ rate_limit_session_rate = 500
 	bobJID := bob.Login("example.com", "bob", "secret", "b")
 	alice := servertest.DialRaw(t, srv.C2SAddr)
 	alice.Login("example.com", "alice", "secret", "a")
-	rlSend(t, alice, bob, bobJID, 2, 10) // the burst: two messages
+	servertest.SendChatBurst(t, alice, bob, bobJID, 2, 10) // the burst: two messages
 	if got := srv.Metric(rlThrottled); got != 0 {
 		t.Fatalf("%s = %v within the message rate, want 0", rlThrottled, got)
 	}
 	// The third message is over the rate: what the session sends next
 	// is throttled (the bytes already read are not).
-	rlSend(t, alice, bob, bobJID, 1, 10)
-	rlSend(t, alice, bob, bobJID, 8, 250)
+	servertest.SendChatBurst(t, alice, bob, bobJID, 1, 10)
+	servertest.SendChatBurst(t, alice, bob, bobJID, 8, 250)
 	if got := srv.Metric(rlThrottled); got == 0 {
 		t.Fatalf("%s = 0: a session over the message rate was not throttled", rlThrottled)
 	}
@@ -179,16 +161,16 @@ Component "conference.example.com" "muc"
 
 	rec := servertest.DialRaw(t, srv.C2SAddr)
 	rec.Login("hidden.example.com", "recorder", "secret", "r")
-	rlSend(t, rec, bob, bobJID, 3, 10) // over the message rate, but exempt
-	rlSend(t, rec, bob, bobJID, 8, 250)
+	servertest.SendChatBurst(t, rec, bob, bobJID, 3, 10) // over the message rate, but exempt
+	servertest.SendChatBurst(t, rec, bob, bobJID, 8, 250)
 	if got := srv.Metric(rlThrottled); got != 0 {
 		t.Fatalf("%s = %v for a session on a whitelisted host, want 0", rlThrottled, got)
 	}
 
 	alice := servertest.DialRaw(t, srv.C2SAddr)
 	alice.Login("example.com", "alice", "secret", "a")
-	rlSend(t, alice, bob, bobJID, 3, 10)
-	rlSend(t, alice, bob, bobJID, 8, 250)
+	servertest.SendChatBurst(t, alice, bob, bobJID, 3, 10)
+	servertest.SendChatBurst(t, alice, bob, bobJID, 8, 250)
 	if got := srv.Metric(rlThrottled); got == 0 {
 		t.Fatalf("%s = 0: the MUC-loaded module did not throttle a session over the message rate", rlThrottled)
 	}

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -14,23 +13,6 @@ import (
 
 // throttledReads is the counter of reads a byte rate paused.
 const throttledReads = "parley_c2s_throttled_reads_total"
-
-// sendBurst has from send n chat messages of size bytes to the full JID
-// to, and to read them all, in order.
-func sendBurst(t *testing.T, from, to *servertest.Raw, toJID string, n, size int) {
-	t.Helper()
-	var batch strings.Builder
-	for i := 0; i < n; i++ {
-		batch.WriteString(`<message type='chat' id='m` + strconv.Itoa(i) + `' to='` + toJID + `'><body>` +
-			strings.Repeat("x", size) + `</body></message>`)
-	}
-	go from.Conn.Write([]byte(batch.String()))
-	for i := 0; i < n; i++ {
-		if m := to.Next(); m.Get("id") != "m"+strconv.Itoa(i) {
-			t.Fatalf("message %d arrived as %s", i, m)
-		}
-	}
-}
 
 // aliceAndBob logs alice and bob in over TCP and returns bob's full JID.
 func aliceAndBob(t *testing.T, srv *servertest.Server) (alice, bob *servertest.Raw, bobJID string) {
@@ -56,7 +38,7 @@ VirtualHost "example.com"
 `)
 	alice, bob, bobJID := aliceAndBob(t, srv)
 	// 12 KB: more than the 8 KB burst.
-	sendBurst(t, alice, bob, bobJID, 40, 300)
+	servertest.SendChatBurst(t, alice, bob, bobJID, 40, 300)
 	if got := srv.Metric(throttledReads); got == 0 {
 		t.Fatalf("%s = 0 after 12 KB at 4kb/s: the default session rate is off", throttledReads)
 	}
@@ -72,7 +54,7 @@ parley_ip_rate = "1kb/s"
 VirtualHost "example.com"
 `)
 	alice, bob, bobJID := aliceAndBob(t, srv)
-	sendBurst(t, alice, bob, bobJID, 40, 300)
+	servertest.SendChatBurst(t, alice, bob, bobJID, 40, 300)
 	if got := srv.Metric(throttledReads); got != 0 {
 		t.Fatalf("%s = %v for loopback clients, want 0", throttledReads, got)
 	}
@@ -100,14 +82,14 @@ VirtualHost "example.com"
 	// below 1.5 KB: alone, alice stays under it.
 	alice := servertest.DialRaw(t, srv.C2SAddr)
 	alice.Login("example.com", "alice", "secret", "a")
-	sendBurst(t, alice, carol, carolJID, 5, 250)
+	servertest.SendChatBurst(t, alice, carol, carolJID, 5, 250)
 	if got := srv.Metric(throttledReads); got != 0 {
 		t.Fatalf("%s = %v with one sender under the address's burst, want 0", throttledReads, got)
 	}
 	bob := servertest.DialRaw(t, srv.C2SAddr)
 	bob.Login("example.com", "bob", "secret", "b")
-	sendBurst(t, bob, carol, carolJID, 5, 250)
-	sendBurst(t, alice, carol, carolJID, 5, 250)
+	servertest.SendChatBurst(t, bob, carol, carolJID, 5, 250)
+	servertest.SendChatBurst(t, alice, carol, carolJID, 5, 250)
 	if got := srv.Metric(throttledReads); got == 0 {
 		t.Fatalf("%s = 0 with three sessions over the address's burst together", throttledReads)
 	}
@@ -132,7 +114,7 @@ VirtualHost "example.com"
 	focus := servertest.DialRaw(t, srv.C2SAddr)
 	focus.Login("example.com", "focus", "secret", "f")
 	before := srv.Metric(throttledReads)
-	sendBurst(t, focus, bob, bobJID, 40, 500)
+	servertest.SendChatBurst(t, focus, bob, bobJID, 40, 500)
 	if got := srv.Metric(throttledReads); got != before {
 		t.Fatalf("%s went from %v to %v for an unlimited JID", throttledReads, before, got)
 	}

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"strconv"
 	"strings"
 	"testing"
 
@@ -21,24 +20,9 @@ VirtualHost "example.com"
 // SECURITY-CASES 151: a throttled client loses nothing and keeps order.
 func TestRateLimitLosesNothing(t *testing.T) {
 	srv := servertest.Start(t, limitsConfig)
-	srv.CreateUser("alice", "example.com", "secret")
-	srv.CreateUser("bob", "example.com", "secret")
-	alice := servertest.DialRaw(t, srv.C2SAddr)
-	alice.Login("example.com", "alice", "secret", "a")
-	bob := servertest.DialRaw(t, srv.C2SAddr)
-	bobJID := bob.Login("example.com", "bob", "secret", "b")
-	var batch strings.Builder
-	const n = 100 // about 30 KB: more than the burst
-	for i := 0; i < n; i++ {
-		batch.WriteString(`<message type='chat' id='` + strconv.Itoa(i) + `' to='` + bobJID + `'><body>` + strings.Repeat("z", 200) + `</body></message>`)
-	}
-	go alice.Conn.Write([]byte(batch.String()))
-	for i := 0; i < n; i++ {
-		m := bob.Next()
-		if m.Get("id") != strconv.Itoa(i) {
-			t.Fatalf("message %d arrived as %s", i, m.Get("id"))
-		}
-	}
+	alice, bob, bobJID := aliceAndBob(t, srv)
+	// 100 messages, about 30 KB: more than the burst.
+	servertest.SendChatBurst(t, alice, bob, bobJID, 100, 200)
 }
 
 // SECURITY-CASES 152: unlimited_jids may send large stanzas; others may not.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,4 +123,23 @@ func (c *Raw) Login(host, user, password, resource string) string {
 		c.T.Fatalf("servertest: bind: %s", el)
 	}
 	return j
+}
+
+// SendChatBurst has from send n chat messages of size bytes each to toJID,
+// in one write from another goroutine, and checks that to receives all of
+// them in order (ids m0, m1, ...): the way tests show that throttling
+// pauses a client without losing or reordering anything.
+func SendChatBurst(t testing.TB, from, to *Raw, toJID string, n, size int) {
+	t.Helper()
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		b.WriteString(`<message type='chat' id='m` + strconv.Itoa(i) + `' to='` + toJID + `'><body>` +
+			strings.Repeat("x", size) + `</body></message>`)
+	}
+	go func() { _, _ = from.Conn.Write([]byte(b.String())) }()
+	for i := 0; i < n; i++ {
+		if m := to.Next(); m.Get("id") != "m"+strconv.Itoa(i) {
+			t.Fatalf("servertest: message %d arrived as %s", i, m)
+		}
+	}
 }
