@@ -13,6 +13,7 @@ import (
 	"github.com/parley-xmpp/parley/config"
 	"github.com/parley-xmpp/parley/muc"
 	"github.com/parley-xmpp/parley/server"
+	"github.com/parley-xmpp/parley/server/ipset"
 )
 
 // RateLimitName is the module's name in modules_enabled.
@@ -84,7 +85,7 @@ type rlOptions struct {
 	presenceRate, iqRate, messageRate float64
 	timeout                           time.Duration
 	cacheSize                         int
-	whitelist                         []netip.Prefix
+	whitelist                         ipset.Set
 	whitelistHosts, whitelistJIDs     map[string]bool
 }
 
@@ -262,13 +263,11 @@ func rlReadOptions(cfg *config.Config, section config.Section) (rlOptions, error
 		}
 		wl = v
 	}
-	for _, s := range wl {
-		p, err := rlParsePrefix(s)
-		if err != nil {
-			return o, fmt.Errorf("rate_limit_whitelist: %q is not an address or CIDR range", s)
-		}
-		o.whitelist = append(o.whitelist, p)
+	set, err := ipset.Parse(wl)
+	if err != nil {
+		return o, fmt.Errorf("rate_limit_whitelist: %w", err)
 	}
+	o.whitelist = set
 	for _, h := range cfg.Strings(section, "rate_limit_whitelist_hosts") {
 		o.whitelistHosts[strings.ToLower(h)] = true
 	}
@@ -281,31 +280,6 @@ func rlReadOptions(cfg *config.Config, section config.Section) (rlOptions, error
 	return o, nil
 }
 
-// rlParsePrefix reads an address or a CIDR range.
-func rlParsePrefix(s string) (netip.Prefix, error) {
-	s = strings.TrimSpace(s)
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
-
-// whitelisted reports whether ip is exempt.
-func (o *rlOptions) whitelisted(ip netip.Addr) bool {
-	for _, p := range o.whitelist {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
-
 // sessionCreated counts a new session against its address's login rate,
 // throttles it if the address is limited, and starts its stanza rates.
 func (m *RateLimit) sessionCreated(_ context.Context, ev *server.SessionEvent) error {
@@ -314,7 +288,7 @@ func (m *RateLimit) sessionCreated(_ context.Context, ev *server.SessionEvent) e
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	opts := m.opts
-	if !ok || opts.whitelisted(ip) {
+	if !ok || opts.whitelist.Contains(ip) {
 		return nil
 	}
 	now := m.now()

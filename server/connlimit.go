@@ -12,6 +12,7 @@ import (
 
 	"mellium.im/xmpp/stream"
 
+	"github.com/parley-xmpp/parley/server/ipset"
 	"github.com/parley-xmpp/parley/server/stanza"
 )
 
@@ -60,7 +61,7 @@ const refuseLinger = 2 * time.Second
 // connLimitSettings is the parsed configuration of the limiter.
 type connLimitSettings struct {
 	max    int // 0 = unlimited
-	exempt []netip.Prefix
+	exempt ipset.Set
 }
 
 // connLimiter counts live connections per client address block.
@@ -90,33 +91,12 @@ func readConnLimits(g sectionView) (connLimitSettings, error) {
 		}
 		st.max = int(n)
 	}
-	exempt := g.strings(OptConnectionLimitExempt, DefaultConnectionLimitExempt())
-	for _, e := range exempt {
-		p, err := parsePrefix(e)
-		if err != nil {
-			return st, fmt.Errorf("%s: %s: %w", g.pos(OptConnectionLimitExempt), OptConnectionLimitExempt, err)
-		}
-		st.exempt = append(st.exempt, p)
-	}
-	return st, nil
-}
-
-// parsePrefix reads "1.2.3.4", "::1" or a CIDR range.
-func parsePrefix(s string) (netip.Prefix, error) {
-	s = strings.TrimSpace(s)
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR range", s)
-		}
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
+	exempt, err := ipset.Parse(g.strings(OptConnectionLimitExempt, DefaultConnectionLimitExempt()))
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR range", s)
+		return st, fmt.Errorf("%s: %s: %w", g.pos(OptConnectionLimitExempt), OptConnectionLimitExempt, err)
 	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
+	st.exempt = exempt
+	return st, nil
 }
 
 // apply replaces the settings; live counts are kept, so a lowered limit
@@ -168,10 +148,8 @@ func (l *connLimiter) acquire(remote string) (release func(), ok bool) {
 	if l.set.max == 0 {
 		return func() {}, true
 	}
-	for _, p := range l.set.exempt {
-		if p.Contains(addr) {
-			return func() {}, true
-		}
+	if l.set.exempt.Contains(addr) {
+		return func() {}, true
 	}
 	if l.counts[key] >= l.set.max {
 		return nil, false

@@ -10,6 +10,7 @@ import (
 
 	"github.com/parley-xmpp/parley/config"
 	"github.com/parley-xmpp/parley/server/hook"
+	"github.com/parley-xmpp/parley/server/ipset"
 )
 
 // Inbound byte rates, on by default. Every transport (TCP, WebSocket and
@@ -50,12 +51,12 @@ const burstSeconds = 2
 type inRateSettings struct {
 	session *rateLimit // parley_session_rate; nil = off
 	ip      *rateLimit // parley_ip_rate; nil = off
-	exempt  []netip.Prefix
+	exempt  ipset.Set
 }
 
 // readInRates parses parley_session_rate and parley_ip_rate from cfg's
 // global section; exempt is parley_connection_limit_exempt, parsed.
-func readInRates(cfg *config.Config, exempt []netip.Prefix) (*inRateSettings, error) {
+func readInRates(cfg *config.Config, exempt ipset.Set) (*inRateSettings, error) {
 	g := sectionView{cfg: cfg}
 	st := &inRateSettings{exempt: exempt}
 	for _, o := range []struct {
@@ -83,16 +84,6 @@ func readInRates(cfg *config.Config, exempt []netip.Prefix) (*inRateSettings, er
 		*o.dst = &rateLimit{rate: r, burst: burstSeconds * r}
 	}
 	return st, nil
-}
-
-// exempted reports whether addr is in one of the exempt ranges.
-func (st *inRateSettings) exempted(addr netip.Addr) bool {
-	for _, p := range st.exempt {
-		if p.Contains(addr) {
-			return true
-		}
-	}
-	return false
 }
 
 // inLimits is a session's inbound rate state: the transports' reads spend
@@ -167,7 +158,7 @@ func (srv *Server) setupInLimits(s *Session) {
 		return
 	}
 	addr, key, ok := clientKey(s.t.RemoteAddr())
-	if !ok || st.exempted(addr) {
+	if !ok || st.exempt.Contains(addr) {
 		return
 	}
 	if s.in.session == nil && st.session != nil {

@@ -6,48 +6,28 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/parley-xmpp/parley/server/ipset"
 )
 
 // Proxies is the set of trusted_proxies: addresses and CIDR ranges whose
 // X-Forwarded-For and X-Forwarded-Proto headers are believed.
 type Proxies struct {
-	prefixes []netip.Prefix
+	set ipset.Set
 }
 
 // ParseProxies parses IP addresses ("127.0.0.1", "::1") and CIDR ranges
 // ("10.0.0.0/8").
 func ParseProxies(items []string) (Proxies, error) {
-	var p Proxies
-	for _, it := range items {
-		it = strings.TrimSpace(it)
-		if strings.Contains(it, "/") {
-			pr, err := netip.ParsePrefix(it)
-			if err != nil {
-				return Proxies{}, fmt.Errorf("httpx: %q: %w", it, err)
-			}
-			p.prefixes = append(p.prefixes, pr.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(it)
-		if err != nil {
-			return Proxies{}, fmt.Errorf("httpx: %q: %w", it, err)
-		}
-		a = a.Unmap()
-		p.prefixes = append(p.prefixes, netip.PrefixFrom(a, a.BitLen()))
+	set, err := ipset.Parse(items)
+	if err != nil {
+		return Proxies{}, fmt.Errorf("httpx: %w", err)
 	}
-	return p, nil
+	return Proxies{set: set}, nil
 }
 
 // Trusted reports whether addr is a trusted proxy.
-func (p Proxies) Trusted(addr netip.Addr) bool {
-	addr = addr.Unmap().WithZone("")
-	for _, pr := range p.prefixes {
-		if pr.Contains(addr) {
-			return true
-		}
-	}
-	return false
-}
+func (p Proxies) Trusted(addr netip.Addr) bool { return p.set.Contains(addr) }
 
 // parseIP reads an address as found in RemoteAddr or X-Forwarded-For:
 // "1.2.3.4", "1.2.3.4:5", "::1", "[::1]:5".
