@@ -150,7 +150,7 @@ func (r *ipRates) tracked() int {
 // setupInLimits gives a new session its rate buckets, from the transport's
 // client address and the settings in force.
 func (srv *Server) setupInLimits(s *Session) {
-	st := srv.inRates.Load()
+	st := srv.hot.inRates.Load()
 	if rl := srv.c2sRate(); rl != nil {
 		s.in.session = newThrottle(*rl, srv.opts.clock)
 	}

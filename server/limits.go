@@ -74,7 +74,6 @@ func (srv *Server) readLimits() error {
 	if err != nil {
 		return err
 	}
-	srv.c2sLimit = rl
 	srv.hot.c2sRate.Store(rl)
 	cl, err := readConnLimits(g)
 	if err != nil {
@@ -85,7 +84,7 @@ func (srv *Server) readLimits() error {
 	if err != nil {
 		return err
 	}
-	srv.inRates.Store(in)
+	srv.hot.inRates.Store(in)
 	srv.unlimited = map[string]bool{}
 	srv.unlimitedSize = defaultUnlimitedSize
 	for _, hc := range srv.cfg.Hosts {

@@ -18,6 +18,8 @@ type liveSettings struct {
 	reload  sync.Mutex // serialises Reload
 	conns   connLimiter
 	c2sRate atomic.Pointer[rateLimit] // limits.c2s; nil = no throttle
+	// inRates are the default inbound byte rates (inlimit.go).
+	inRates atomic.Pointer[inRateSettings]
 	// certs is the TLS configuration handshakes use when certificates
 	// come from the config files; Reload swaps it.
 	certs atomic.Pointer[tls.Config]
@@ -161,7 +163,7 @@ func (srv *Server) Reload(ctx context.Context, cfg *config.Config) error {
 
 	srv.hot.c2sRate.Store(rate)
 	srv.hot.conns.apply(conns)
-	srv.inRates.Store(inRates)
+	srv.hot.inRates.Store(inRates)
 	if certs != nil {
 		srv.hot.certs.Store(certs)
 	}

@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,16 +37,12 @@ type Server struct {
 	limits   stanza.Limits
 	// componentLimit is component_stanza_size_limit (Prosody: 512 KiB).
 	componentLimit int
-	c2sLimit       *rateLimit      // mod_limits for client connections; nil = none
 	unlimited      map[string]bool // unlimited_jids (limits_exception)
 	unlimitedSize  int
 	hot            liveSettings // what Reload replaces (reload.go)
-	// inRates are the default inbound byte rates (inlimit.go); Reload
-	// replaces them.
-	inRates atomic.Pointer[inRateSettings]
-	ipRates ipRates
-	events  ServerEvents
-	started time.Time
+	ipRates        ipRates
+	events         ServerEvents
+	started        time.Time
 
 	tlsConfig *tls.Config
 	store     storage.Store
