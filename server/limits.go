@@ -66,25 +66,43 @@ func parseBurst(s string, rate float64) (float64, error) {
 	return parseBytes(s)
 }
 
-// readLimits reads `limits.c2s` when mod_limits is enabled globally, and
-// unlimited_jids when limits_exception is enabled anywhere.
+// liveLimits are the limits Reload can replace: mod_limits' limits.c2s,
+// the per-address connection limit and the default byte rates.
+type liveLimits struct {
+	c2s   *rateLimit
+	conns connLimitSettings
+	in    *inRateSettings
+}
+
+// readLiveLimits reads the live limits of cfg's global section.
+func readLiveLimits(cfg *config.Config) (liveLimits, error) {
+	var l liveLimits
+	var err error
+	if l.c2s, err = readC2SRate(cfg); err != nil {
+		return l, err
+	}
+	if l.conns, err = readConnLimits(sectionView{cfg: cfg}); err != nil {
+		return l, err
+	}
+	l.in, err = readInRates(cfg, l.conns.exempt)
+	return l, err
+}
+
+// applyLiveLimits puts l in force for the connections made from now on.
+func (srv *Server) applyLiveLimits(l liveLimits) {
+	srv.hot.c2sRate.Store(l.c2s)
+	srv.hot.conns.apply(l.conns)
+	srv.hot.inRates.Store(l.in)
+}
+
+// readLimits reads the live limits, and unlimited_jids when
+// limits_exception is enabled anywhere.
 func (srv *Server) readLimits() error {
-	g := sectionView{cfg: srv.cfg}
-	rl, err := readC2SRate(srv.cfg)
+	l, err := readLiveLimits(srv.cfg)
 	if err != nil {
 		return err
 	}
-	srv.hot.c2sRate.Store(rl)
-	cl, err := readConnLimits(g)
-	if err != nil {
-		return err
-	}
-	srv.hot.conns.apply(cl)
-	in, err := readInRates(srv.cfg, cl.exempt)
-	if err != nil {
-		return err
-	}
-	srv.hot.inRates.Store(in)
+	srv.applyLiveLimits(l)
 	srv.unlimited = map[string]bool{}
 	srv.unlimitedSize = defaultUnlimitedSize
 	for _, hc := range srv.cfg.Hosts {

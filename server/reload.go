@@ -115,15 +115,7 @@ func (srv *Server) Reload(ctx context.Context, cfg *config.Config) error {
 	srv.hot.reload.Lock()
 	defer srv.hot.reload.Unlock()
 	old := srv.Config()
-	rate, err := readC2SRate(cfg)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrReloadRefused, err)
-	}
-	conns, err := readConnLimits(sectionView{cfg: cfg})
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrReloadRefused, err)
-	}
-	inRates, err := readInRates(cfg, conns.exempt)
+	limits, err := readLiveLimits(cfg)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrReloadRefused, err)
 	}
@@ -161,9 +153,7 @@ func (srv *Server) Reload(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("%w: %w", ErrReloadRefused, err)
 	}
 
-	srv.hot.c2sRate.Store(rate)
-	srv.hot.conns.apply(conns)
-	srv.hot.inRates.Store(inRates)
+	srv.applyLiveLimits(limits)
 	if certs != nil {
 		srv.hot.certs.Store(certs)
 	}
@@ -194,7 +184,7 @@ func (srv *Server) Reload(ctx context.Context, cfg *config.Config) error {
 	} else if n > 0 {
 		srv.log.Info("reload: closed the sessions of deleted or disabled accounts", "sessions_closed", n)
 	}
-	srv.log.Info("configuration reloaded", "path", cfg.Path, "max_connections_per_ip", conns.max,
+	srv.log.Info("configuration reloaded", "path", cfg.Path, "max_connections_per_ip", limits.conns.max,
 		"certificates_reloaded", certs != nil, "hosts_added", len(sections.addHosts),
 		"hosts_removed", len(sections.dropHosts), "components_added", len(sections.addComps),
 		"components_removed", len(sections.dropComps))
