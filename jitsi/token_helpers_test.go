@@ -50,31 +50,15 @@ const (
 	tkNSSM   = "urn:xmpp:sm:3"
 )
 
-// tkClock is a settable time source for the verifier.
-type tkClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTkClock() *tkClock { return &tkClock{now: time.Now().Truncate(time.Second)} }
-
-func (c *tkClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *tkClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+// newTkClock returns a settable clock at the current second (tokens carry
+// whole seconds).
+func newTkClock() *servertest.Clock { return servertest.NewClock(time.Now().Truncate(time.Second)) }
 
 // tkEnv is a running server with token auth, BOSH, WebSocket and a MUC.
 type tkEnv struct {
 	*servertest.Server
 	t     testing.TB
-	clock *tkClock
+	clock *servertest.Clock
 }
 
 // tkOptions configure tkStart.

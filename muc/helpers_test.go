@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"mellium.im/xmpp/jid"
 
@@ -260,24 +258,6 @@ func submitConfig(t *testing.T, c *client, roomJID string, fields map[string]str
 		t.Fatalf("config submit: %s", resp)
 	}
 	return resp
-}
-
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
 }
 
 func isCond(e *stanza.Element, cond string) bool {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/muc"
+	"github.com/parley-xmpp/parley/server/servertest"
 	"github.com/parley-xmpp/parley/server/stanza"
 )
 
@@ -127,7 +128,7 @@ func TestPrivateMessages(t *testing.T) {
 
 func TestGroupchatAndHistory(t *testing.T) {
 	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	clock := &fakeClock{now: now}
+	clock := servertest.NewClock(now)
 	e := newEnv(t, "", `muc_room_locking = false`, muc.WithClock(clock.Now))
 	alice, bob := e.user("alice"), e.user("bob")
 	r := room("history")
