@@ -85,9 +85,7 @@ var _ server.Component = (*AVModeration)(nil)
 // AVModerationFactory returns the server.ComponentFactory for
 // av_moderation_component sections.
 func AVModerationFactory() server.ComponentFactory {
-	return func(_ context.Context, ch *server.ComponentHost) (server.Component, error) {
-		return NewAVModeration(ch)
-	}
+	return componentFactory(NewAVModeration)
 }
 
 // NewAVModeration builds the component of one section. Like the Lua

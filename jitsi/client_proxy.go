@@ -44,9 +44,7 @@ var _ server.Component = (*ClientProxy)(nil)
 // ClientProxyFactory returns the server.ComponentFactory for client_proxy
 // sections; register it with server.WithComponentType(ClientProxyType, ...).
 func ClientProxyFactory() server.ComponentFactory {
-	return func(_ context.Context, ch *server.ComponentHost) (server.Component, error) {
-		return NewClientProxy(ch)
-	}
+	return componentFactory(NewClientProxy)
 }
 
 // NewClientProxy builds the proxy of one component section; the section

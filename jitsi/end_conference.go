@@ -47,9 +47,7 @@ var _ server.Component = (*EndConference)(nil)
 // end_conference sections; register it with
 // server.WithComponentType(EndConferenceType, ...).
 func EndConferenceFactory() server.ComponentFactory {
-	return func(_ context.Context, ch *server.ComponentHost) (server.Component, error) {
-		return NewEndConference(ch)
-	}
+	return componentFactory(NewEndConference)
 }
 
 // NewEndConference builds the component of one section. muc_component is

@@ -55,9 +55,7 @@ var _ server.Component = (*FileSharing)(nil)
 // FileSharingFactory returns the server.ComponentFactory for
 // filesharing_component sections.
 func FileSharingFactory() server.ComponentFactory {
-	return func(_ context.Context, ch *server.ComponentHost) (server.Component, error) {
-		return NewFileSharing(ch)
-	}
+	return componentFactory(NewFileSharing)
 }
 
 // NewFileSharing builds the component of one section. Like the Lua module

@@ -73,9 +73,7 @@ var _ server.Component = (*PollsComponent)(nil)
 // PollsComponentFactory returns the server.ComponentFactory for
 // polls_component sections.
 func PollsComponentFactory() server.ComponentFactory {
-	return func(_ context.Context, ch *server.ComponentHost) (server.Component, error) {
-		return NewPollsComponent(ch)
-	}
+	return componentFactory(NewPollsComponent)
 }
 
 // NewPollsComponent builds the component of one section; without

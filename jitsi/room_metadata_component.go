@@ -103,9 +103,7 @@ var _ server.Component = (*RoomMetadataComponent)(nil)
 // RoomMetadataFactory returns the server.ComponentFactory for
 // room_metadata_component sections.
 func RoomMetadataFactory() server.ComponentFactory {
-	return func(_ context.Context, ch *server.ComponentHost) (server.Component, error) {
-		return NewRoomMetadataComponent(ch)
-	}
+	return componentFactory(NewRoomMetadataComponent)
 }
 
 // NewRoomMetadataComponent builds the component of one section. Like the

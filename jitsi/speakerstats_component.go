@@ -132,9 +132,7 @@ var _ server.Component = (*SpeakerStats)(nil)
 // speakerstats_component sections; register it with
 // server.WithComponentType(SpeakerStatsType, ...).
 func SpeakerStatsFactory() server.ComponentFactory {
-	return func(_ context.Context, ch *server.ComponentHost) (server.Component, error) {
-		return NewSpeakerStats(ch)
-	}
+	return componentFactory(NewSpeakerStats)
 }
 
 // NewSpeakerStats builds the component of one section: it hooks the MUC

@@ -1,6 +1,7 @@
 package jitsi
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -201,4 +202,12 @@ func joinJID(node, domain, res string) string {
 		s += "/" + res
 	}
 	return s
+}
+
+// componentFactory adapts the constructor of a Jitsi component type to
+// server.ComponentFactory.
+func componentFactory[C server.Component](build func(*server.ComponentHost) (C, error)) server.ComponentFactory {
+	return func(_ context.Context, ch *server.ComponentHost) (server.Component, error) {
+		return build(ch)
+	}
 }
