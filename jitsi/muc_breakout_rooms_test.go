@@ -192,6 +192,16 @@ func (c *boClient) update(ok func(u jitsi.BreakoutUpdate) bool) jitsi.BreakoutUp
 }
 
 // breakoutOf returns the only breakout room of an update.
+// addBreakout has moderator c add the breakout room "G", has focus join
+// it (jicofo creates breakout rooms) and returns its JID.
+func (c *boClient) addBreakout(t *testing.T, focus *boClient) string {
+	t.Helper()
+	c.command("a1", map[string]string{"type": jitsi.BreakoutActionAdd, "subject": "G"})
+	bj, _, _ := breakoutOf(t, c.update(func(u jitsi.BreakoutUpdate) bool { return len(u.Rooms) == 2 }))
+	focus.mustJoin(bj+"/focus", "")
+	return bj
+}
+
 func breakoutOf(t *testing.T, u jitsi.BreakoutUpdate) (jid, name string, participants int) {
 	t.Helper()
 	for _, r := range boRooms(u) {
@@ -435,9 +445,7 @@ func TestBreakoutRoomsJoinChecks(t *testing.T) {
 	}
 	alice.mustJoin(boMain+"/alice", "Alice")
 	bob.mustJoin(boMain+"/bob", "Bob")
-	alice.command("a1", map[string]string{"type": jitsi.BreakoutActionAdd, "subject": "G"})
-	bj, _, _ := breakoutOf(t, alice.update(func(u jitsi.BreakoutUpdate) bool { return len(u.Rooms) == 2 }))
-	focus.mustJoin(bj+"/focus", "")
+	bj := alice.addBreakout(t, focus)
 
 	cases := []struct {
 		name     string
@@ -479,9 +487,7 @@ func TestBreakoutRoomsDiscoAndForm(t *testing.T) {
 	alice := e.client("alice", boDomain, true)
 	focus := e.client("focus", boAuth, false)
 	alice.mustJoin(boMain+"/alice", "Alice")
-	alice.command("a1", map[string]string{"type": jitsi.BreakoutActionAdd, "subject": "G"})
-	bj, _, _ := breakoutOf(t, alice.update(func(u jitsi.BreakoutUpdate) bool { return len(u.Rooms) == 2 }))
-	focus.mustJoin(bj+"/focus", "")
+	bj := alice.addBreakout(t, focus)
 	alice.leave(boMain+"/alice", jitsi.BreakoutSwitchStatus)
 	alice.mustJoin(bj+"/alice", "Alice")
 
@@ -547,9 +553,7 @@ func TestBreakoutRoomsKeepAndClose(t *testing.T) {
 	alice := e.client("alice", boDomain, true)
 	focus := e.client("focus", boAuth, false)
 	alice.mustJoin(boMain+"/alice", "Alice")
-	alice.command("a1", map[string]string{"type": jitsi.BreakoutActionAdd, "subject": "G"})
-	bj, _, _ := breakoutOf(t, alice.update(func(u jitsi.BreakoutUpdate) bool { return len(u.Rooms) == 2 }))
-	focus.mustJoin(bj+"/focus", "")
+	bj := alice.addBreakout(t, focus)
 	alice.leave(boMain+"/alice", jitsi.BreakoutSwitchStatus)
 	alice.mustJoin(bj+"/alice", "Alice")
 

@@ -71,9 +71,7 @@ Component "` + boBreakout + `" "muc"
 	if p := mallory.join(boMain+"/mallory", "M"); p.Get("type") != "error" {
 		t.Fatalf("a token for another room joined the conference: %s", p)
 	}
-	alice.command("a1", map[string]string{"type": jitsi.BreakoutActionAdd, "subject": "G"})
-	bj, _, _ := breakoutOf(t, alice.update(func(u jitsi.BreakoutUpdate) bool { return len(u.Rooms) == 2 }))
-	focus.mustJoin(bj+"/focus", "")
+	bj := alice.addBreakout(t, focus)
 
 	alice.leave(boMain+"/alice", jitsi.BreakoutSwitchStatus)
 	if p := alice.join(bj+"/alice", "Alice"); p.Get("type") == "error" {
