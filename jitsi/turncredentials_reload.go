@@ -3,7 +3,8 @@ package jitsi
 import (
 	"context"
 	"errors"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/parley-xmpp/parley/config"
 	"github.com/parley-xmpp/parley/server"
@@ -19,13 +20,8 @@ var (
 func (m *TURNCredentialsModule) turnReload(cfg *config.Config, apply bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	names := make([]string, 0, len(m.hosts))
-	for name := range m.hosts {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	var errs []error
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(m.hosts)) {
 		sec := cfg.Host(name)
 		if sec == nil {
 			continue

@@ -157,14 +157,12 @@ func (srv *Server) deactivateHost(name string) {
 		ev.Session.Close(CloseHostGone, gone)
 		return nil
 	})
-	srv.lmu.Lock()
 	var closing []*Session
-	for s := range srv.live {
+	for _, s := range srv.liveSessions() {
 		if s.JID().Domainpart() == name {
 			closing = append(closing, s)
 		}
 	}
-	srv.lmu.Unlock()
 	for _, s := range closing {
 		s.Close(CloseHostGone, gone)
 	}
