@@ -86,7 +86,7 @@ func TestMatrixUnlimitedJIDs(t *testing.T) {
 	// five on BOSH, and reads them all at bob, in order.
 	burst := func(t *testing.T, c *mclient, n, size int) {
 		t.Helper()
-		msgs := chatBurst(bob.jid, n, size)
+		msgs := servertest.ChatBurst(bob.jid, n, size)
 		if c.bosh != nil {
 			for i := 0; i < n; i += 5 {
 				c.send(strings.Join(msgs[i:i+5], ""))
@@ -96,7 +96,7 @@ func TestMatrixUnlimitedJIDs(t *testing.T) {
 				c.send(m)
 			}
 		}
-		expectBurst(t, bob.next, n)
+		servertest.ExpectChatBurst(t, bob.next, n)
 	}
 	t.Run("rate", func(t *testing.T) {
 		for _, tr := range matrixTransports {

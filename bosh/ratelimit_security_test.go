@@ -12,7 +12,6 @@ import (
 
 	"github.com/parley-xmpp/parley/server/httpx/transporttest"
 	"github.com/parley-xmpp/parley/server/servertest"
-	"github.com/parley-xmpp/parley/server/stanza"
 )
 
 // rateGlobal turns a low default session rate on; the clients below come
@@ -21,26 +20,6 @@ import (
 const rateGlobal = "allow_unencrypted_plain_auth = true\nparley_session_rate = \"2kb/s\"\nparley_ip_rate = false\n"
 
 const throttledReads = "parley_c2s_throttled_reads_total"
-
-// chatBurst returns n chat messages of size bytes to to, with ids m0…
-func chatBurst(to string, n, size int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = `<message type='chat' id='m` + strconv.Itoa(i) + `' to='` + to + `'><body>` +
-			strings.Repeat("y", size) + `</body></message>`
-	}
-	return out
-}
-
-// expectBurst reads n messages in order from next.
-func expectBurst(t *testing.T, next func() *stanza.Element, n int) {
-	t.Helper()
-	for i := 0; i < n; i++ {
-		if m := next(); m.Get("id") != "m"+strconv.Itoa(i) {
-			t.Fatalf("message %d arrived as %s", i, m)
-		}
-	}
-}
 
 // forwarded is the header of a client behind the local proxy.
 func forwarded() http.Header { return http.Header{"X-Forwarded-For": {"203.0.113.50"}} }
@@ -56,10 +35,10 @@ func TestDefaultRateWebSocket(t *testing.T) {
 	ws := transporttest.DialWS(t, transporttest.WSURL(srv.HTTPURL, ""), forwarded())
 	ws.Login("example.com", sasl.Plain, "alice", "secret")
 	const n = 20 // 8 KB: twice the burst
-	for _, m := range chatBurst(bobJID, n, 400) {
+	for _, m := range servertest.ChatBurst(bobJID, n, 400) {
 		ws.Send(m)
 	}
-	expectBurst(t, bob.Next, n)
+	servertest.ExpectChatBurst(t, bob.Next, n)
 	if got := srv.Metric(throttledReads); got == 0 {
 		t.Fatalf("%s = 0 after 8 KB at 2kb/s over WebSocket", throttledReads)
 	}
@@ -77,11 +56,11 @@ func TestDefaultRateBOSH(t *testing.T) {
 	c.header = forwarded()
 	c.login("example.com", sasl.Plain, "alice", "secret")
 	const n = 20
-	burst := chatBurst(bobJID, n, 400)
+	burst := servertest.ChatBurst(bobJID, n, 400)
 	for i := 0; i < n; i += 5 {
 		c.send(strings.Join(burst[i:i+5], "") + pingIQ("p"+strconv.Itoa(i), "example.com"))
 	}
-	expectBurst(t, bob.Next, n)
+	servertest.ExpectChatBurst(t, bob.Next, n)
 	if got := srv.Metric(throttledReads); got == 0 {
 		t.Fatalf("%s = 0 after 8 KB at 2kb/s over BOSH", throttledReads)
 	}

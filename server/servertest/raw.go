@@ -125,21 +125,35 @@ func (c *Raw) Login(host, user, password, resource string) string {
 	return j
 }
 
-// SendChatBurst has from send n chat messages of size bytes each to toJID,
-// in one write from another goroutine, and checks that to receives all of
-// them in order (ids m0, m1, ...): the way tests show that throttling
-// pauses a client without losing or reordering anything.
-func SendChatBurst(t testing.TB, from, to *Raw, toJID string, n, size int) {
-	t.Helper()
-	var b strings.Builder
-	for i := 0; i < n; i++ {
-		b.WriteString(`<message type='chat' id='m` + strconv.Itoa(i) + `' to='` + toJID + `'><body>` +
-			strings.Repeat("x", size) + `</body></message>`)
+// ChatBurst returns n chat messages of size bytes each to toJID, with
+// ids m0, m1, ...
+func ChatBurst(toJID string, n, size int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = `<message type='chat' id='m` + strconv.Itoa(i) + `' to='` + toJID + `'><body>` +
+			strings.Repeat("x", size) + `</body></message>`
 	}
-	go func() { _, _ = from.Conn.Write([]byte(b.String())) }()
+	return out
+}
+
+// ExpectChatBurst reads n elements from next and checks they are the
+// messages of a ChatBurst, in order.
+func ExpectChatBurst(t testing.TB, next func() *stanza.Element, n int) {
+	t.Helper()
 	for i := 0; i < n; i++ {
-		if m := to.Next(); m.Get("id") != "m"+strconv.Itoa(i) {
+		if m := next(); m.Get("id") != "m"+strconv.Itoa(i) {
 			t.Fatalf("servertest: message %d arrived as %s", i, m)
 		}
 	}
+}
+
+// SendChatBurst has from send a ChatBurst to toJID in one write from
+// another goroutine, and checks that to receives all of it in order: the
+// way tests show that throttling pauses a client without losing or
+// reordering anything.
+func SendChatBurst(t testing.TB, from, to *Raw, toJID string, n, size int) {
+	t.Helper()
+	data := []byte(strings.Join(ChatBurst(toJID, n, size), ""))
+	go func() { _, _ = from.Conn.Write(data) }()
+	ExpectChatBurst(t, to.Next, n)
 }
